@@ -1,0 +1,57 @@
+# Every target is what the README tells people to type.
+VENV            ?= .venv
+PY              := $(VENV)/bin/python
+HOST            ?= 127.0.0.1
+PORT            ?= 8080
+WEB_CONCURRENCY ?= 2
+PYTEST_ARGS     ?=
+export HOST PORT WEB_CONCURRENCY
+
+.PHONY: install run test test-sqlite test-postgres lint fmt bench contract admin-token clean
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.run: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.run
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.run
+
+run: $(VENV)/.run
+	$(VENV)/bin/gunicorn -k uvicorn_worker.UvicornWorker -w $(WEB_CONCURRENCY) -b $(HOST):$(PORT) app.asgi:app
+
+admin-token: $(VENV)/.run
+	$(PY) -m app admin-token
+
+test: test-sqlite
+	@if $(PY) -m tests.pg; then $(MAKE) --no-print-directory test-postgres; \
+	elif [ -n "$$ALIEN_REQUIRE_POSTGRES" ]; then echo "PostgreSQL suite required but no server answers (ALIEN_TEST_POSTGRES_URL)"; exit 1; \
+	else echo "SKIPPED: PostgreSQL suite, no server at $${ALIEN_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} (see 'make test-postgres')"; fi
+
+test-sqlite: $(VENV)/.test
+	ALIEN_TEST_DB=sqlite $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.test
+	@$(PY) -m tests.pg || { echo "No PostgreSQL answers at $${ALIEN_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}."; \
+	  echo "Point ALIEN_TEST_POSTGRES_URL at a server and a database to connect to, e.g."; \
+	  echo "  ALIEN_TEST_POSTGRES_URL=postgresql://user:pass@host:5432/postgres make test-postgres"; \
+	  echo "The role must be allowed to CREATE DATABASE: each run makes its own and drops it."; exit 1; }
+	ALIEN_TEST_DB=postgres $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: $(VENV)/.test
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) .alien-manager .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""The application factory: wiring only."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from connexion import FlaskApp
+from connexion.context import context
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+from flask import Response
+
+import handlers
+from app import errors
+from app.auth import bearer_handler
+from app.middleware import BodyLimit, PathGuard, RequestLog
+from app.settings import Settings
+from app.spec import overlay, raw_bytes, raw_spec
+from app.validation import VALIDATOR_MAP, compile_schemas
+from models.db import db, make_database
+from models.schema import bootstrap, migrate
+
+log = logging.getLogger("alien")
+
+
+def create_app(settings: Settings | None = None) -> FlaskApp:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    prepare_storage(settings)
+    compile_schemas()
+
+    spec = overlay(raw_spec())
+    app = FlaskApp(__name__)
+    app.add_api(
+        spec,
+        resolver=Resolver(function_resolver=lambda op_id: bind(handlers.resolve(op_id), settings)),
+        pythonic_params=True,
+        validate_responses=settings.validate_responses,
+        validator_map=VALIDATOR_MAP,
+        security_map={"bearer": bearer_handler(settings.dev_mode)},
+        swagger_ui_options=SwaggerUIOptions(
+            serve_spec=False, swagger_ui_path="/ui", spec_path="/openapi.json"
+        ),
+    )
+    app.add_url_rule("/openapi.json", "openapi_json", serve_raw_spec)
+    app.add_middleware(PathGuard, position=MiddlewarePosition.BEFORE_SWAGGER)
+    app.add_middleware(
+        BodyLimit, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes
+    )
+    app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    errors.install(app, spec)
+    return app
+
+
+def prepare_storage(settings: Settings) -> None:
+    """Connect, migrate, bootstrap: safe when every worker of every instance does it at once."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    db.initialize(make_database(settings.database_url, settings.db_max_connections))
+    with db.connection_context():
+        migrate()
+        minted = bootstrap(settings.admin_token, settings.dev_mode)
+    if minted is not None:
+        announce_admin_token(minted, settings.state_dir)
+
+
+def announce_admin_token(token: str, state_dir: Path) -> None:
+    """Show the first admin token once, and keep it where only this user can read it."""
+    path = state_dir / "admin-token"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    os.chmod(path, 0o600)
+    print(f"Admin API key: {token}", flush=True)
+    print(f"(also written to {path})", flush=True)
+
+
+def bind(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
+    """Run a handler in its own database connection, with the authenticated caller and the
+    settings passed in when it asks for them (by naming a `caller` / `settings` parameter)."""
+    wanted = inspect.signature(handler).parameters
+
+    @functools.wraps(handler)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if "caller" in wanted:
+            kwargs["caller"] = context["token_info"]["caller"]
+        if "settings" in wanted:
+            kwargs["settings"] = settings
+        with db.connection_context():
+            return handler(*args, **kwargs)
+
+    return call
+
+
+def serve_raw_spec() -> Response:
+    """The contract exactly as the file has it (Connexion's served spec is resolved/overlaid)."""
+    return Response(raw_bytes(), mimetype="application/json")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
+    )
+    logging.getLogger("alien").setLevel(level)

@@ -1,0 +1,152 @@
+"""One error shape: every failure a client sees is the spec's AlienError (BEHAVIOUR.md §3)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from connexion import FlaskApp
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
+
+from app.spec import METHODS
+from app.validation import ValidationProblem
+from models.errors import DomainError
+
+log = logging.getLogger("alien.errors")
+
+#: AlienError code -> HTTP status: the one table.
+STATUS = {
+    "VALIDATION_ERROR": 400,
+    "BAD_REQUEST": 400,
+    "MAX_DEPLOYMENTS_REACHED": 400,
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "DEPLOYMENT_NOT_FOUND": 404,
+    "DEPLOYMENT_GROUP_NOT_FOUND": 404,
+    "RELEASE_NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "DEPLOYMENT_LOCKED": 409,
+    "PAYLOAD_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "INVALID_client_config": 500,
+    "GENERIC_ERROR": 500,
+    "NOT_IMPLEMENTED": 501,
+}
+#: Framework statuses -> code, for Connexion's problems and Starlette's HTTP exceptions.
+CODE_FOR_STATUS = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    501: "NOT_IMPLEMENTED",
+}
+RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR"}
+INTERNAL_ERROR_MESSAGE = "Internal server error"
+
+
+def alien_response(
+    code: str,
+    message: str,
+    context: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ConnexionResponse:
+    status = STATUS[code]
+    body: dict[str, Any] = {"code": code, "message": message[:16384]}
+    if context:
+        body["context"] = context
+    body |= {"retryable": code in RETRYABLE, "internal": code == "GENERIC_ERROR",
+             "httpStatusCode": status}  # fmt: skip
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return ConnexionResponse(
+        status_code=status,
+        mimetype="application/json",
+        content_type="application/json",
+        body=json.dumps(body),
+        headers=headers,
+    )
+
+
+def internal_error(exc: BaseException) -> ConnexionResponse:
+    log.error("unhandled error: %r", exc, exc_info=exc)
+    return alien_response("GENERIC_ERROR", INTERNAL_ERROR_MESSAGE)
+
+
+def handle_domain(_request: ConnexionRequest, exc: DomainError) -> ConnexionResponse:
+    if STATUS[exc.code] >= 500:
+        log.error("%s: %s", exc.code, exc.message)
+    return alien_response(exc.code, exc.message, exc.context)
+
+
+def handle_problem(_request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
+    """Connexion's own failures: validation, security, media type, response conformance."""
+    code = CODE_FOR_STATUS.get(exc.status_code)
+    if code is None or exc.status_code >= 500 and code != "NOT_IMPLEMENTED":
+        return internal_error(exc)
+    message = str(exc.detail or exc.title or code)
+    context = None
+    if code == "VALIDATION_ERROR":
+        errors = exc.errors if isinstance(exc, ValidationProblem) else [message]
+        context = {"errors": errors}
+    return alien_response(code, message, context, headers=_safe_headers(exc.headers))
+
+
+def handle_any(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    return internal_error(exc)
+
+
+def _safe_headers(headers: Any) -> dict[str, str]:
+    return {k: v for k, v in dict(headers or {}).items() if k.lower() in ("allow", "retry-after")}
+
+
+def allow_table(spec: dict[str, Any]) -> Callable[[str], str]:
+    """`Allow` for a path: every method the spec declares on it.
+
+    Connexion registers one route per (path, method), so Starlette's own `Allow` names only one.
+    """
+    routes = []
+    for path, item in spec["paths"].items():
+        methods = [m.upper() for m in METHODS if m in item]
+        if "GET" in methods:
+            methods.append("HEAD")
+        regex, _, _ = compile_path(path)
+        routes.append((regex, ", ".join(methods)))
+
+    def allow_for(path: str) -> str:
+        return next((allow for regex, allow in routes if regex.match(path)), "")
+
+    return allow_for
+
+
+def install(app: FlaskApp, spec: dict[str, Any]) -> None:
+    allow_for = allow_table(spec)
+
+    def handle_http(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
+        """Starlette's routing answers: unknown path, wrong method."""
+        if exc.status_code == 405:
+            allow = allow_for(request.url.path)
+            return alien_response(
+                "METHOD_NOT_ALLOWED",
+                f"Method {request.method} not allowed; allowed: {allow}",
+                headers={"Allow": allow},
+            )
+        code = CODE_FOR_STATUS.get(exc.status_code)
+        if code is None:
+            return internal_error(exc)
+        message = "Not found" if code == "NOT_FOUND" else str(exc.detail)
+        return alien_response(code, message, headers=_safe_headers(exc.headers))
+
+    app.add_error_handler(DomainError, handle_domain)
+    app.add_error_handler(ProblemException, handle_problem)
+    app.add_error_handler(HTTPException, handle_http)
+    app.add_error_handler(Exception, handle_any)

@@ -1,0 +1,104 @@
+"""ASGI middleware: request ids and the access log, the body limit, the path guard."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from connexion.exceptions import ProblemException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("alien.access")
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class RequestLog:
+    """One log line per request (method, path, status, duration, request id); the id is
+    echoed as `X-Request-Id`. Headers, and so tokens, are never logged. Outermost, so it sees
+    the final status of error responses too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "%s %s %d %.1fms request_id=%s",
+                scope["method"],
+                CONTROL.sub("?", scope["path"]),
+                status,
+                (time.perf_counter() - started) * 1000,
+                request_id,
+            )
+
+
+class BodyLimit:
+    """413 for a body over the limit: declared (Content-Length) or streamed (chunked)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> ProblemException:
+        return ProblemException(
+            status=413, title="Payload Too Large",
+            detail=f"Request body exceeds the limit of {self.max_bytes} bytes",
+        )  # fmt: skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_large()
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message: dict[str, Any] = dict(await receive())
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise self._too_large()
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+class PathGuard:
+    """A control character in the path is a 404. Connexion's router cannot match such a path
+    and Flask would route it without the operation context (a 500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and CONTROL.search(scope["path"]):
+            raise ProblemException(status=404, title="Not Found", detail="Not found")
+        await self.app(scope, receive, send)

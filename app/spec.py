@@ -1,0 +1,130 @@
+"""The contract: openapi.json read verbatim, and the named overlay that fixes its defects.
+
+The file on disk is never written. `overlay()` returns a new dict that only *adds* to the raw
+spec (tests/app/test_spec.py proves it), for the defects listed in CONFORMANCE.md:
+
+1. `bearer_scheme`: declare the `bearer` security scheme that 15 operations reference.
+2. `secure_everything`: require it on every operation but `health` (the six deployments
+   operations carry no security block, yet the server must authenticate them).
+3. `error_responses`: the AlienError body on the error statuses each operation really answers,
+   so error bodies returned by handlers are validated too.
+4. `extension_parameters`: the optional paging (`limit`, `cursor`), `include[]` and `force`
+   parameters of BEHAVIOUR.md §4 and §5.2, so Connexion validates and passes them.
+
+Nullable beside `$ref`/`allOf`, int32/int64 ranges and non-UTF-8 bodies are handled in
+app/validation.py instead, leaving even the in-memory schemas untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
+PUBLIC_OPERATIONS = frozenset({"health"})
+ALIEN_ERROR = {"$ref": "#/components/schemas/AlienError"}
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@cache
+def raw_bytes() -> bytes:
+    return SPEC_PATH.read_bytes()
+
+
+def raw_spec() -> dict[str, Any]:
+    """A fresh parse of the verbatim file (callers may mutate it)."""
+    spec: dict[str, Any] = json.loads(raw_bytes())
+    return spec
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    ]
+
+
+def bearer_scheme(spec: dict[str, Any]) -> None:
+    schemes = spec["components"].setdefault("securitySchemes", {})
+    schemes.setdefault("bearer", {"type": "http", "scheme": "bearer"})
+
+
+def secure_everything(spec: dict[str, Any]) -> None:
+    for _, _, op in operations(spec):
+        if op["operationId"] not in PUBLIC_OPERATIONS:
+            op.setdefault("security", [{"bearer": []}])
+
+
+def error_responses(spec: dict[str, Any]) -> None:
+    """BEHAVIOUR.md §8: the statuses the server emits though the spec does not declare them."""
+    for _, _, op in operations(spec):
+        statuses = ["500"]
+        if op["operationId"] not in PUBLIC_OPERATIONS:
+            statuses += ["400", "401", "403", "404"]
+        if "requestBody" in op:
+            statuses += (
+                ["409", "413", "415"] if op["operationId"] == "reconcile" else ["413", "415"]
+            )
+        responses = op["responses"]
+        for status in statuses:
+            response = responses.setdefault(status, {"description": "AlienError"})
+            response.setdefault("content", {"application/json": {"schema": ALIEN_ERROR}})
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+PAGING = [
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (1..1000)"),
+    _query("cursor", {"type": "string"}, "Opaque cursor from a previous page's nextCursor"),
+]
+EXTENSIONS = {
+    "list_deployment_groups": PAGING,
+    "list_deployments": [
+        *PAGING,
+        _query("include[]", {"type": "array", "items": {"type": "string"}}, "Alias of include"),
+    ],
+    "delete_deployment": [
+        _query("force", {"type": "boolean", "default": False}, "Remove at once, not two-phase")
+    ],
+}
+
+
+def extension_parameters(spec: dict[str, Any]) -> None:
+    for _, _, op in operations(spec):
+        params = op.setdefault("parameters", [])
+        known = {p["name"] for p in params}
+        params.extend(
+            copy.deepcopy(p)
+            for p in EXTENSIONS.get(op["operationId"], [])
+            if p["name"] not in known
+        )
+
+
+FIXES = (bearer_scheme, secure_everything, error_responses, extension_parameters)
+
+
+def overlay(raw: dict[str, Any]) -> dict[str, Any]:
+    spec = copy.deepcopy(raw)
+    for fix in FIXES:
+        fix(spec)
+    return spec
+
+
+def component_schema(name: str) -> dict[str, Any]:
+    """A schema from the verbatim spec, with its `$ref`s resolvable against the whole document."""
+    spec = raw_spec()
+    return {**spec["components"]["schemas"][name], "components": spec["components"]}
+
+
+@cache
+def schema_properties(name: str) -> tuple[str, ...]:
+    """The property names of a component schema, in the spec's order."""
+    return tuple(raw_spec()["components"]["schemas"][name]["properties"])

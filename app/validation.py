@@ -1,0 +1,132 @@
+"""Validators that read this spec the way its generator (utoipa) meant it.
+
+Passed to Connexion as `validator_map`, so the schemas themselves stay as the file has them:
+
+- `nullable: true` beside `allOf`/`anyOf`/`oneOf` (17 places, no `type`) admits `null`, as the
+  Rust clients send it; Connexion only honours `nullable` on `type` and `enum`.
+- `format: int32` / `int64` are range-checked (jsonschema knows neither).
+- a body that is not UTF-8 is a 400, not a 500.
+- every schema failure of a body is listed in the error's `context.errors`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem
+from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator, allow_nullable
+from connexion.validators import (
+    FormDataValidator,
+    MultiPartFormDataValidator,
+    ParameterValidator,
+    TextResponseBodyValidator,
+)
+from connexion.validators.json import JSONRequestBodyValidator, JSONResponseBodyValidator
+from jsonschema import Draft4Validator, FormatChecker, ValidationError
+from jsonschema.validators import extend
+
+from app.spec import component_schema
+
+MAX_LISTED_ERRORS = 20
+
+FORMATS = FormatChecker(formats=())
+FORMATS.checkers.update(Draft4Validator.FORMAT_CHECKER.checkers)
+
+
+def _int_range(bits: int) -> Any:
+    def check(value: object) -> bool:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return True
+        return -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+
+    return check
+
+
+FORMATS.checks("int32")(_int_range(32))
+FORMATS.checks("int64")(_int_range(64))
+
+
+def _nullable_combinators(base: Any) -> Any:
+    return extend(
+        base, {k: allow_nullable(base.VALIDATORS[k]) for k in ("allOf", "anyOf", "oneOf")}
+    )
+
+
+RequestValidator = _nullable_combinators(Draft4RequestValidator)
+ResponseValidator = _nullable_combinators(Draft4ResponseValidator)
+
+
+def describe(error: ValidationError) -> str:
+    where = ".".join(str(p) for p in error.absolute_path)
+    return f"{error.message} - '{where}'" if where else error.message
+
+
+class ValidationProblem(BadRequestProblem):
+    """A 400 that carries every schema failure, for AlienError's `context.errors`."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(detail=errors[0] if errors else "Request validation failed")
+        self.errors = errors
+
+
+class AlienJSONRequestBodyValidator(JSONRequestBodyValidator):
+    @property
+    def _validator(self) -> Any:
+        return RequestValidator(self._schema, format_checker=FORMATS)
+
+    async def _parse(self, stream: Any, scope: Any) -> Any:
+        try:
+            return await super()._parse(stream, scope)
+        except UnicodeDecodeError as exc:
+            raise BadRequestProblem(
+                detail=f"Request body is not valid UTF-8: {exc.reason}"
+            ) from exc
+
+    def _validate(self, body: Any) -> dict[str, Any] | None:
+        if not self._nullable and body is None:
+            raise ValidationProblem(["Request body must not be empty"])
+        errors = sorted(self._validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise ValidationProblem([describe(e) for e in errors[:MAX_LISTED_ERRORS]])
+        return None
+
+
+class AlienJSONResponseBodyValidator(JSONResponseBodyValidator):
+    @property
+    def validator(self) -> Any:
+        return ResponseValidator(self._schema, format_checker=FORMATS)
+
+
+VALIDATOR_MAP = {
+    "parameter": ParameterValidator,
+    "body": MediaTypeDict(
+        {
+            "*/*json": AlienJSONRequestBodyValidator,
+            "application/x-www-form-urlencoded": FormDataValidator,
+            "multipart/form-data": MultiPartFormDataValidator,
+        }
+    ),
+    "response": MediaTypeDict(
+        {"*/*json": AlienJSONResponseBodyValidator, "text/plain": TextResponseBodyValidator}
+    ),
+}
+
+
+@cache
+def _stack_validator() -> Any:
+    schema = component_schema("Stack")
+    RequestValidator.check_schema(schema)
+    return RequestValidator(schema, format_checker=FORMATS)
+
+
+def compile_schemas() -> None:
+    """Compile the spec-derived validators once, at start-up, not on the first request."""
+    _stack_validator()
+
+
+def stack_error(stack: Any) -> str | None:
+    """The first way `stack` fails the spec's own `#/components/schemas/Stack`, or None."""
+    errors = sorted(_stack_validator().iter_errors(stack), key=lambda e: list(e.absolute_path))
+    return describe(errors[0]) if errors else None

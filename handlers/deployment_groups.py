@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.render import iso
+from models.groups import DeploymentGroup
+from models.tokens import GROUP, Caller, Token
+
+
+def _render(group: DeploymentGroup) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "maxDeployments": group.max_deployments,
+        "deploymentCount": group.deployment_count,
+        "createdAt": iso(group.created_at),
+    }
+
+
+def list_deployment_groups(
+    caller: Caller, limit: int | None = None, cursor: str | None = None
+) -> dict[str, Any]:
+    only = None if caller.is_admin else caller.group_id
+    groups, next_cursor = DeploymentGroup.page(only, limit, cursor)
+    page: dict[str, Any] = {"items": [_render(g) for g in groups]}
+    if next_cursor is not None:
+        page["nextCursor"] = next_cursor
+    return page
+
+
+def create_deployment_group(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    caller.require_admin()
+    group = DeploymentGroup.create_new(body["name"], body.get("maxDeployments"))
+    return _render(group), 200
+
+
+def get_deployment_group(caller: Caller, id_: str) -> dict[str, Any]:
+    group = DeploymentGroup.get_by_id_or_404(id_)
+    caller.require_group(group.id)
+    return _render(group)
+
+
+def create_deployment_group_token(caller: Caller, id_: str) -> dict[str, Any]:
+    caller.require_admin()
+    group = DeploymentGroup.get_by_id_or_404(id_)
+    return {"token": Token.mint(GROUP, group.id), "deploymentGroupId": group.id}

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from typing import Any
+
+from app.settings import Settings
+from handlers.render import iso, present
+from models import lifecycle
+from models.deployments import Deployment
+from models.errors import Forbidden
+from models.groups import DeploymentGroup
+from models.releases import Release
+from models.tokens import DEPLOYMENT, Caller
+
+INCLUDE_GROUP = "deploymentGroup"
+
+
+def _render(d: Deployment, group: DeploymentGroup | None = None) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "name": d.name,
+        "platform": d.platform,
+        "status": d.status,
+        "deploymentGroupId": d.deployment_group_id,
+        "stackSettings": d.stack_settings or {},
+        "retryRequested": d.retry_requested,
+        "createdAt": iso(d.created_at),
+    } | present(
+        stackState=d.stack_state,
+        environmentInfo=d.environment_info,
+        currentReleaseId=d.current_release_id,
+        desiredReleaseId=d.desired_release_id,
+        updatedAt=d.updated_at and iso(d.updated_at),
+        error=d.error,
+        deploymentGroup=group and {"id": group.id, "name": group.name},
+    )
+
+
+def _visible(caller: Caller, deployment_id: str) -> Deployment:
+    """404 for a missing deployment before 403 for one out of scope (BEHAVIOUR.md §2)."""
+    deployment = Deployment.get_or_404(deployment_id)
+    caller.require_deployment(deployment.id, deployment.deployment_group_id)
+    return deployment
+
+
+def list_deployments(
+    caller: Caller,
+    deployment_group_id: str | None = None,
+    include: list[str] | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    if caller.kind == DEPLOYMENT:
+        raise Forbidden("Deployment tokens cannot list deployments")
+    if not caller.is_admin:
+        caller.require_group(deployment_group_id or caller.group_id or "")
+        deployment_group_id = caller.group_id
+    rows, next_cursor = Deployment.page(deployment_group_id, limit, cursor)
+    groups = {}
+    if include and INCLUDE_GROUP in include:
+        ids = {d.deployment_group_id for d in rows}
+        groups = {g.id: g for g in DeploymentGroup.select().where(DeploymentGroup.id.in_(ids))}
+    page: dict[str, Any] = {"items": [_render(d, groups.get(d.deployment_group_id)) for d in rows]}
+    if next_cursor is not None:
+        page["nextCursor"] = next_cursor
+    return page
+
+
+def create_deployment(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    if caller.kind == DEPLOYMENT:
+        raise Forbidden("Deployment tokens cannot create deployments")
+    group_id = lifecycle.target_group(caller, body.get("deploymentGroupId"))
+    deployment, token = lifecycle.create_deployment(
+        group_id,
+        body["name"],
+        body["platform"],
+        body.get("stackSettings"),
+        mint_token=not caller.is_admin,
+    )
+    return {"deployment": _render(deployment)} | present(token=token), 201
+
+
+def get_deployment(caller: Caller, id_: str) -> dict[str, Any]:
+    return _render(_visible(caller, id_))
+
+
+def get_deployment_info(caller: Caller, settings: Settings, id_: str) -> dict[str, Any]:
+    deployment = _visible(caller, id_)
+    resources: dict[str, Any] = {}
+    if deployment.current_release_id is not None:
+        release = Release.get_or_none(Release.id == deployment.current_release_id)
+        stack = release and release.stack_for(deployment.platform)
+        resources = (stack or {}).get("resources", {})
+    return {
+        "commands": {"url": settings.base_url, "deploymentId": deployment.id},
+        "resources": resources,
+        "status": deployment.status,
+        "platform": deployment.platform,
+    }
+
+
+def delete_deployment(caller: Caller, id_: str, force: bool = False) -> tuple[dict[str, Any], int]:
+    caller.require_admin()
+    deployment = Deployment.get_or_404(id_)
+    if force:
+        lifecycle.remove_deployment(deployment.id)
+    else:
+        deployment.mark_delete_pending()
+    return {"message": "Deployment deletion enqueued"}, 202
+
+
+def retry_deployment(caller: Caller, id_: str) -> dict[str, Any]:
+    _visible(caller, id_).request_retry()
+    return {"success": True}
+
+
+def redeploy(caller: Caller, id_: str) -> dict[str, Any]:
+    _visible(caller, id_).request_redeploy()
+    return {"success": True}

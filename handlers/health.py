@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+
+def health() -> dict[str, str]:
+    return {"status": "ok"}

@@ -1,0 +1,113 @@
+"""Deployments: one remote environment running (or about to run) a release."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import peewee
+
+from models import clock
+from models.db import BaseModel, JSONField, TimestampField
+from models.errors import DeploymentNotFound
+from models.groups import DeploymentGroup
+from models.paging import keyset_page
+
+STATUSES = (
+    "pending", "initial-setup", "initial-setup-failed", "provisioning", "provisioning-failed",
+    "running", "refresh-failed", "update-pending", "updating", "update-failed",
+    "delete-pending", "deleting", "delete-failed", "deleted",
+)  # fmt: skip
+FAILED = frozenset(s for s in STATUSES if s.endswith("-failed"))
+DELETING = frozenset({"delete-pending", "deleting", "delete-failed", "deleted"})
+IN_PROGRESS = frozenset({"initial-setup", "provisioning", "updating"})
+
+
+class Deployment(BaseModel):
+    id = peewee.CharField(primary_key=True)
+    name = peewee.TextField()
+    deployment_group = peewee.ForeignKeyField(DeploymentGroup, on_delete="CASCADE")
+    deployment_group_id: str  # Peewee's accessor for the raw key, declared for mypy
+    platform = peewee.CharField()
+    status = peewee.CharField(default="pending")
+    stack_settings = JSONField(default=dict)
+    stack_state = JSONField(null=True)
+    environment_info = JSONField(null=True)
+    runtime_metadata = JSONField(null=True)
+    current_release_id = peewee.CharField(null=True)
+    desired_release_id = peewee.CharField(null=True)
+    user_environment_variables = JSONField(null=True)
+    retry_requested = peewee.BooleanField(default=False)
+    locked_by = peewee.TextField(null=True)
+    locked_at = TimestampField(null=True)
+    created_at = TimestampField()
+    updated_at = TimestampField(null=True)
+    error = JSONField(null=True)
+
+    class Meta:
+        indexes = (
+            (("created_at", "id"), False),
+            (("deployment_group", "created_at", "id"), False),
+            (("deployment_group", "name"), False),
+            (("status", "created_at"), False),
+            (("platform", "status"), False),
+        )
+
+    @classmethod
+    def new(
+        cls,
+        group_id: str,
+        name: str,
+        platform: str,
+        stack_settings: dict[str, Any] | None,
+        desired_release_id: str | None,
+    ) -> Deployment:
+        return cls.create(
+            id=f"dep_{uuid.uuid4()}",
+            name=name,
+            deployment_group=group_id,
+            platform=platform,
+            status="pending",
+            stack_settings=stack_settings or {},
+            desired_release_id=desired_release_id,
+            retry_requested=False,
+            created_at=clock.now(),
+        )
+
+    @classmethod
+    def get_or_404(cls, deployment_id: str) -> Deployment:
+        deployment = cls.get_or_none(cls.id == deployment_id)
+        if deployment is None:
+            raise DeploymentNotFound(deployment_id)
+        return deployment
+
+    @classmethod
+    def page(
+        cls, group_id: str | None, limit: int | None, cursor: str | None
+    ) -> tuple[list[Deployment], str | None]:
+        """Newest first; keyset-paged on (created_at, id) when `limit` or `cursor` is given."""
+        query = cls.select()
+        if group_id is not None:
+            query = query.where(cls.deployment_group == group_id)
+        return keyset_page(query, cls, limit, cursor)
+
+    # -- state changes on one row: single conditional UPDATEs, never read-modify-write ------
+
+    def request_retry(self) -> None:
+        self._set(retry_requested=True)
+
+    def request_redeploy(self) -> None:
+        self._set(status="update-pending")
+
+    def mark_delete_pending(self) -> None:
+        """Two-phase deletion, phase one; already deleting stays as it is."""
+        self._set(Deployment.status.not_in(sorted(DELETING)), status="delete-pending")
+
+    def _set(self, condition: Any = None, **values: Any) -> None:
+        values["updated_at"] = clock.now()
+        where = Deployment.id == self.id
+        if condition is not None:
+            where &= condition
+        if Deployment.update(**values).where(where).execute():
+            for key, value in values.items():
+                setattr(self, key, value)

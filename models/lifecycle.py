@@ -1,0 +1,129 @@
+"""Operations that touch several tables. Each is one transaction.
+
+Creating a deployment counts it into its group; removing one counts it out and revokes its
+tokens; creating a release retargets the deployments it covers (BEHAVIOUR.md §6).
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+
+from models import clock
+from models.db import db, locking
+from models.deployments import FAILED, Deployment
+from models.errors import BadRequest, Forbidden
+from models.groups import DeploymentGroup
+from models.releases import Release
+from models.tokens import DEPLOYMENT, Caller, Token
+
+
+def target_group(caller: Caller, requested: str | None) -> str:
+    """The group a new deployment goes into (BEHAVIOUR.md §5.2)."""
+    if not caller.is_admin:
+        if requested is not None and requested != caller.group_id:
+            raise Forbidden("Access denied: the token is scoped to another deployment group")
+        assert caller.group_id is not None
+        return caller.group_id
+    if requested is not None:
+        return DeploymentGroup.get_by_id_or_404(requested).id
+    newest = DeploymentGroup.newest()
+    if newest is None:
+        raise BadRequest("No deployment groups exist. Create one first.")
+    return newest.id
+
+
+def create_deployment(
+    group_id: str,
+    name: str,
+    platform: str,
+    stack_settings: dict[str, Any] | None = None,
+    *,
+    mint_token: bool,
+) -> tuple[Deployment, str | None]:
+    """Insert a pending deployment aimed at the newest release for its platform."""
+    with db.atomic():
+        DeploymentGroup.reserve_slot(group_id)
+        deployment = Deployment.new(
+            group_id, name, platform, stack_settings, Release.newest_for_platform(platform)
+        )
+        token = Token.mint(DEPLOYMENT, group_id, deployment.id) if mint_token else None
+    return deployment, token
+
+
+def initialize_operator(
+    caller: Caller, name: str | None, platform: str | None
+) -> tuple[str, str, bool]:
+    """A DG token registers a pull-mode deployment, or finds it again by name (§7.5).
+
+    Returns (deployment id, fresh deployment token, created?).
+    """
+    group_id = caller.group_id
+    assert group_id is not None
+    with db.atomic():
+        if name is not None:
+            existing = (
+                Deployment.select(Deployment.id)
+                .where((Deployment.deployment_group == group_id) & (Deployment.name == name))
+                .order_by(Deployment.created_at, Deployment.id)
+                .first()
+            )
+            if existing is not None:
+                return existing.id, Token.mint(DEPLOYMENT, group_id, existing.id), False
+        deployment, token = create_deployment(
+            group_id,
+            name if name is not None else "operator-" + _random_suffix(),
+            platform or "kubernetes",
+            {"deploymentModel": "pull"},
+            mint_token=True,
+        )
+    assert token is not None
+    return deployment.id, token, True
+
+
+def _random_suffix() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def remove_deployment(deployment_id: str) -> bool:
+    """Delete a deployment row, count it out of its group, revoke its tokens.
+
+    Returns False when it was already gone (two removers racing: only one counts it out).
+    """
+    with db.atomic():
+        row = locking(Deployment.select().where(Deployment.id == deployment_id)).first()
+        if row is None:
+            return False
+        Token.revoke_for_deployment(deployment_id)
+        Deployment.delete().where(Deployment.id == deployment_id).execute()
+        DeploymentGroup.release_slot(row.deployment_group_id)
+    return True
+
+
+def create_release(stack: dict[str, Any], git_metadata: dict[str, Any] | None) -> Release:
+    """Insert a release and retarget every deployment it covers, atomically (§6)."""
+    with db.atomic():
+        release = Release.insert_new(stack, git_metadata)
+        for platform in stack:
+            propagate(release.id, platform)
+    return release
+
+
+def propagate(release_id: str, platform: str) -> None:
+    """The table of §6: in-progress and deleting deployments are left alone."""
+    d, now = Deployment, clock.now()
+    on_platform = d.platform == platform
+    d.update(desired_release_id=release_id, updated_at=now).where(
+        on_platform & d.status.in_(["pending", "update-pending"])
+    ).execute()
+    d.update(desired_release_id=release_id, status="update-pending", updated_at=now).where(
+        on_platform & (d.status == "running")
+    ).execute()
+    d.update(desired_release_id=release_id, retry_requested=True, updated_at=now).where(
+        on_platform & d.status.in_(RETRYABLE_FAILED)
+    ).execute()
+
+
+RETRYABLE_FAILED = sorted(FAILED - {"delete-failed"})

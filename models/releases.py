@@ -1,0 +1,82 @@
+"""Releases: immutable stacks keyed by platform."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import peewee
+
+from models import clock
+from models.db import BaseModel, JSONField, TimestampField
+from models.errors import ReleaseNotFound
+
+
+class Release(BaseModel):
+    id = peewee.CharField(primary_key=True)
+    stack = JSONField()  # {platform: Stack}, every platform as sent, null keys dropped
+    git_metadata = JSONField(null=True)
+    created_at = TimestampField()
+
+    class Meta:
+        indexes = ((("created_at", "id"), False),)
+
+    @classmethod
+    def insert_new(cls, stack: dict[str, Any], git_metadata: dict[str, Any] | None) -> Release:
+        """Insert a release and its platform index rows (call inside a transaction)."""
+        release = cls.create(
+            id=f"rel_{uuid.uuid4()}",
+            stack=stack,
+            git_metadata=git_metadata,
+            created_at=clock.now(),
+        )
+        ReleasePlatform.insert_many(
+            [
+                {"release": release.id, "platform": p, "created_at": release.created_at}
+                for p in stack
+            ]
+        ).execute()
+        return release
+
+    @classmethod
+    def get_or_404(cls, release_id: str) -> Release:
+        release = cls.get_or_none(cls.id == release_id)
+        if release is None:
+            raise ReleaseNotFound(release_id)
+        return release
+
+    @classmethod
+    def latest(cls) -> Release:
+        release = cls.select().order_by(cls.created_at.desc(), cls.id.desc()).first()
+        if release is None:
+            raise ReleaseNotFound("latest")
+        return release
+
+    @classmethod
+    def newest_for_platform(cls, platform: str, newer_than: Release | None = None) -> str | None:
+        """Id of the newest release with a stack for `platform` (optionally: newer than one)."""
+        rp = ReleasePlatform
+        query = rp.select(rp.release).where(rp.platform == platform)
+        if newer_than is not None:
+            at = newer_than.created_at
+            query = query.where(
+                (rp.created_at > at) | ((rp.created_at == at) & (rp.release > newer_than.id))
+            )
+        row = query.order_by(rp.created_at.desc(), rp.release.desc()).first()
+        return None if row is None else row.release_id
+
+    def stack_for(self, platform: str) -> dict[str, Any] | None:
+        stack: dict[str, Any] | None = self.stack.get(platform)
+        return stack
+
+
+class ReleasePlatform(BaseModel):
+    """Which platforms a release has a stack for: the index behind `newest_for_platform`."""
+
+    release = peewee.ForeignKeyField(Release, on_delete="CASCADE")
+    platform = peewee.CharField()
+    created_at = TimestampField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("release", "platform")
+        indexes = ((("platform", "created_at", "release"), False),)

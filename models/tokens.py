@@ -1,0 +1,108 @@
+"""Bearer tokens and the callers they authenticate.
+
+Only sha256(token) and a 12-character display prefix are stored; the raw token exists only in
+the response (or the first-start message) that mints it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import peewee
+
+from models import clock
+from models.db import BaseModel, TimestampField
+from models.errors import Forbidden
+from models.groups import DeploymentGroup
+
+ADMIN, GROUP, DEPLOYMENT = "admin", "deployment-group", "deployment"
+PREFIXES = {ADMIN: "ax_admin_", GROUP: "ax_dg_", DEPLOYMENT: "ax_deploy_"}
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Token(BaseModel):
+    id = peewee.CharField(primary_key=True)
+    kind = peewee.CharField()
+    token_hash = peewee.CharField(unique=True)
+    prefix = peewee.CharField()
+    # The group of a DG token, and the group of a deployment token's deployment.
+    deployment_group = peewee.ForeignKeyField(DeploymentGroup, null=True, on_delete="CASCADE")
+    deployment_group_id: str | None
+    deployment_id = peewee.CharField(null=True, index=True)
+    created_at = TimestampField()
+
+    @classmethod
+    def mint(cls, kind: str, group_id: str | None = None, deployment_id: str | None = None) -> str:
+        """Create a token record and return the raw token (the only time it is known)."""
+        raw = PREFIXES[kind] + secrets.token_hex(20)
+        cls.register(raw, kind, group_id, deployment_id)
+        return raw
+
+    @classmethod
+    def register(
+        cls, raw: str, kind: str, group_id: str | None = None, deployment_id: str | None = None
+    ) -> Token:
+        return cls.create(
+            id=f"tok_{uuid.uuid4()}",
+            kind=kind,
+            token_hash=hash_token(raw),
+            prefix=raw[:12],
+            deployment_group=group_id,
+            deployment_id=deployment_id,
+            created_at=clock.now(),
+        )
+
+    @classmethod
+    def authenticate(cls, raw: str) -> Caller | None:
+        token = cls.get_or_none(cls.token_hash == hash_token(raw))
+        return None if token is None else token.caller()
+
+    @classmethod
+    def revoke_for_deployment(cls, deployment_id: str) -> int:
+        return cls.delete().where(cls.deployment_id == deployment_id).execute()
+
+    def caller(self) -> Caller:
+        return Caller(
+            kind=self.kind,
+            token_id=self.id,
+            group_id=self.deployment_group_id,
+            deployment_id=self.deployment_id,
+        )
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, and the scope rules of BEHAVIOUR.md §2 in one place."""
+
+    kind: str
+    token_id: str
+    group_id: str | None = None
+    deployment_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == ADMIN
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("Admin access required")
+
+    def require_group(self, group_id: str) -> None:
+        """Admins reach every group; tokens only their own."""
+        if not self.is_admin and group_id != self.group_id:
+            raise Forbidden("Access denied: the token is scoped to another deployment group")
+
+    def require_deployment(self, deployment_id: str, group_id: str) -> None:
+        """Admins reach every deployment, DG tokens their group's, deployment tokens their own."""
+        if self.kind == DEPLOYMENT and deployment_id != self.deployment_id:
+            raise Forbidden("Access denied: the token is scoped to another deployment")
+        self.require_group(group_id)
+
+
+DEV_CALLER = Caller(kind=ADMIN, token_id="local-dev")

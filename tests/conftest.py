@@ -1,0 +1,197 @@
+"""Fixtures in the flaskr shape: settings -> app -> client, and callers of every kind.
+
+The suite runs once per database: `ALIEN_TEST_DB=sqlite` (default; a temp *file* per test) or
+`ALIEN_TEST_DB=postgres` (a fresh schema per test in a database made for the run, see tests/pg.py).
+Every response a `client` receives is validated twice: by Connexion (validate_responses) and by
+openapi-core against the verbatim spec (tests/oas.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from app import create_app
+from app.settings import Settings
+from models import clock
+from models.db import db
+from tests import oas, pg
+
+BACKEND = os.environ.get("ALIEN_TEST_DB", "sqlite")
+
+
+def pytest_report_header() -> str:
+    return f"alien: database backend = {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[pg.TestDatabase | None]:
+    if BACKEND != "postgres":
+        yield None
+        return
+    if not pg.reachable():
+        pytest.exit(
+            f"ALIEN_TEST_DB=postgres but no PostgreSQL answers at {pg.admin_url()} "
+            "(set ALIEN_TEST_POSTGRES_URL)",
+            returncode=3,
+        )
+    database = pg.TestDatabase()
+    database.create()
+    yield database
+    db.close() if not db.is_closed() else None
+    database.drop()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, pg_database: pg.TestDatabase | None) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    if pg_database is None:
+        yield f"sqlite:///{tmp_path / 'alien.db'}"
+        return
+    schema, url = pg_database.schema()
+    yield url
+    if not db.is_closed():
+        db.close()
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+    pg_database.drop_schema(schema)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        state_dir=tmp_path / "state",
+        database_url=database_url,
+        admin_token="ax_admin_" + "0" * 40,
+        validate_responses=True,
+        db_max_connections=4,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _real_clock() -> Iterator[None]:
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Any:
+    return create_app(settings)
+
+
+class ContractClient(TestClient):
+    """A test client that validates every response against the verbatim spec."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        response = super().request(*args, **kwargs)
+        oas.check(response)
+        return response
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[ContractClient]:
+    with ContractClient(app) as test_client:
+        yield test_client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class World:
+    """A small world through the API: a group, a DG token, a deployment and its token."""
+
+    admin: dict[str, str]
+    group_id: str
+    group: dict[str, str]
+    deployment_id: str
+    deployment: dict[str, str]
+    other_group_id: str
+    other_deployment_id: str
+
+
+@pytest.fixture
+def admin(settings: Settings) -> dict[str, str]:
+    assert settings.admin_token is not None
+    return bearer(settings.admin_token)
+
+
+@pytest.fixture
+def api(client: ContractClient, admin: dict[str, str]) -> Api:
+    return Api(client, admin)
+
+
+class Api:
+    """Short helpers for arranging state through the public API (never behind its back)."""
+
+    def __init__(self, client: ContractClient, admin: dict[str, str]) -> None:
+        self.client = client
+        self.admin = admin
+
+    def group(self, name: str = "g", max_deployments: int | None = None) -> str:
+        body: dict[str, Any] = {"name": name}
+        if max_deployments is not None:
+            body["maxDeployments"] = max_deployments
+        response = self.client.post("/v1/deployment-groups", json=body, headers=self.admin)
+        assert response.status_code == 200, response.text
+        return str(response.json()["id"])
+
+    def group_token(self, group_id: str) -> dict[str, str]:
+        response = self.client.post(f"/v1/deployment-groups/{group_id}/tokens", headers=self.admin)
+        assert response.status_code == 200, response.text
+        return bearer(response.json()["token"])
+
+    def deployment(
+        self, group_token: dict[str, str], name: str = "d", platform: str = "aws", **extra: Any
+    ) -> tuple[str, dict[str, str]]:
+        """Create through a DG token, which also mints the deployment's own token."""
+        response = self.client.post(
+            "/v1/deployments",
+            json={"name": name, "platform": platform, **extra},
+            headers=group_token,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["deployment"]["id"], bearer(response.json()["token"])
+
+    def release(self, **stacks: Any) -> str:
+        response = self.client.post("/v1/releases", json={"stack": stacks}, headers=self.admin)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        response = self.client.get(path, headers=headers or self.admin)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def world(api: Api) -> World:
+    group_id = api.group("main")
+    group = api.group_token(group_id)
+    deployment_id, deployment = api.deployment(group, "first")
+    other_group_id = api.group("other")
+    other_deployment_id, _ = api.deployment(api.group_token(other_group_id), "elsewhere")
+    return World(
+        api.admin, group_id, group, deployment_id, deployment, other_group_id, other_deployment_id
+    )
+
+
+def stack(stack_id: str = "app", **resources: Any) -> dict[str, Any]:
+    """A minimal spec-valid Stack."""
+    return {"id": stack_id, "resources": resources}
+
+
+def resource(resource_id: str, kind: str = "function") -> dict[str, Any]:
+    """A spec-valid ResourceEntry."""
+    return {
+        "config": {"id": resource_id, "type": kind},
+        "lifecycle": "live",
+        "dependencies": [],
+    }
