@@ -44,7 +44,7 @@ def pg_database() -> Iterator[pg.TestDatabase | None]:
     database = pg.TestDatabase()
     database.create()
     yield database
-    db.close() if not db.is_closed() else None
+    close_database()
     database.drop()
 
 
@@ -56,11 +56,18 @@ def database_url(tmp_path: Path, pg_database: pg.TestDatabase | None) -> Iterato
         return
     schema, url = pg_database.schema()
     yield url
+    close_database()
+    pg_database.drop_schema(schema)
+
+
+def close_database() -> None:
+    """Give back this thread's connection and empty the pool, so the schema can be dropped."""
+    if db.obj is None:
+        return
     if not db.is_closed():
         db.close()
     if hasattr(db.obj, "close_all"):
         db.obj.close_all()
-    pg_database.drop_schema(schema)
 
 
 @pytest.fixture
@@ -195,3 +202,28 @@ def resource(resource_id: str, kind: str = "function") -> dict[str, Any]:
         "lifecycle": "live",
         "dependencies": [],
     }
+
+
+@pytest.fixture
+def live_server(
+    tmp_path: Path, database_url: str, settings: Settings
+) -> Iterator[Any]:
+    """A factory of real gunicorn servers on this test's database (stopped at teardown)."""
+    from tests.server import LiveServer
+
+    servers: list[LiveServer] = []
+
+    def start(workers: int = 2, **env: str) -> LiveServer:
+        assert settings.admin_token is not None
+        server = LiveServer(
+            database_url,
+            tmp_path / f"live{len(servers)}",
+            workers=workers,
+            env={"ALIEN_ADMIN_TOKEN": settings.admin_token, **env},
+        )
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,101 @@
+"""Real servers for concurrency tests: gunicorn + uvicorn workers, as `make run` serves.
+
+`LiveServer(database_url, state_dir, workers=N).start()` runs `gunicorn app.asgi:app` on a free
+loopback port and waits for /health; `stop()` ends it. Several instances may share a database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(
+        self,
+        database_url: str,
+        state_dir: Path,
+        workers: int = 2,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.state_dir = state_dir
+        self.log_path = state_dir / f"server-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "ALIEN_STATE_DIR": str(state_dir),
+            "PORT": str(self.port),
+            "ALIEN_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> LiveServer:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:  # the child keeps its own descriptor
+            self.process = self._spawn(log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not come up in {timeout}s:\n{self.log()}")
+
+    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker",
+                "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+                "--control-socket", str(self.state_dir / f"gunicorn-{self.port}.ctl"),
+                "app.asgi:app",
+            ],  # fmt: skip
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
