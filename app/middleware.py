@@ -6,7 +6,6 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from connexion.exceptions import ProblemException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,7 +57,11 @@ class RequestLog:
 
 
 class BodyLimit:
-    """413 for a body over the limit: declared (Content-Length) or streamed (chunked)."""
+    """413 for a body over the limit, declared (Content-Length) or streamed (chunked).
+
+    A chunked body is read here, up to the limit, and handed on with its Content-Length set:
+    Connexion's validators take a request without Content-Length to have no body at all.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -74,21 +77,48 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            raise self._too_large()
-        seen = 0
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise self._too_large()
+            await self.app(scope, receive, send)
+            return
+        if b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)
+            return
+        body = await self._read_bounded(receive)
+        scope = dict(scope)
+        scope["headers"] = [
+            *((k, v) for k, v in scope["headers"] if k != b"transfer-encoding"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        replayed = False
 
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message: dict[str, Any] = dict(await receive())
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise self._too_large()
-            return message
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, counting_receive, send)
+        await self.app(scope, replay, send)
+
+    async def _read_bounded(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
 
 class PathGuard:

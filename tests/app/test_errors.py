@@ -1,0 +1,255 @@
+"""BEHAVIOUR.md §3: every error, from a handler or the framework, is an AlienError."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from starlette.testclient import TestClient
+
+import handlers
+from app import create_app
+
+
+def assert_error(response, status: int, code: str, message: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == code
+    assert body["httpStatusCode"] == status
+    assert isinstance(body["retryable"], bool) and isinstance(body["internal"], bool)
+    if message is not None:
+        assert body["message"] == message
+    return body
+
+
+# -- 400 VALIDATION_ERROR ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({}, "'name' is a required property"),
+        ({"name": 5}, "5 is not of type 'string'"),
+        ({"name": "g", "maxDeployments": 2**63}, "is not a 'int64'"),
+        ({"name": "g", "maxDeployments": "5"}, "'5' is not of type 'integer'"),
+        ([], "is not of type 'object'"),
+    ],
+)
+def test_body_violating_the_spec(client, admin, body, fragment):
+    response = client.post("/v1/deployment-groups", json=body, headers=admin)
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert any(fragment in e for e in error["context"]["errors"]), error
+
+
+def test_every_failure_is_listed(client, admin):
+    response = client.post("/v1/deployments", json={"name": 1, "platform": "mars"}, headers=admin)
+    errors = assert_error(response, 400, "VALIDATION_ERROR")["context"]["errors"]
+    assert len(errors) == 2, errors
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{", b'{"name": "g",}', b"\xff\xfe{}", b'{"name": "\xff"}'],
+    ids=["truncated", "trailing comma", "utf-16 bom", "not utf-8"],
+)
+def test_malformed_json(client, admin, content):
+    response = client.post(
+        "/v1/deployment-groups",
+        content=content,
+        headers=admin | {"Content-Type": "application/json"},
+    )
+    assert_error(response, 400, "VALIDATION_ERROR")
+
+
+def test_empty_body_where_one_is_required(client, admin):
+    response = client.post(
+        "/v1/deployment-groups", content=b"", headers=admin | {"Content-Type": "application/json"}
+    )
+    assert_error(response, 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "cursor=%25%25%25"])
+def test_query_violating_the_spec(client, admin, query):
+    response = client.get(f"/v1/deployments?{query}", headers=admin)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] in {"VALIDATION_ERROR", "BAD_REQUEST"}
+
+
+def test_null_where_the_spec_says_nullable_is_accepted(client, admin, api):
+    api.group()
+    body = {"name": "d", "platform": "aws", "deploymentGroupId": None, "stackSettings": None}
+    assert client.post("/v1/deployments", json=body, headers=admin).status_code == 201
+
+
+# -- 404 -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/nope", "/v1", "/v1/deployments/x/y/z", "/v2/whoami"])
+def test_unknown_path(client, admin, path):
+    assert_error(client.get(path, headers=admin), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("ident", ["%0A", "a%00b", "%7F", "x%1By"])
+def test_control_character_in_path_is_404_not_500(client, admin, ident):
+    assert_error(client.get(f"/v1/deployments/{ident}", headers=admin), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "message"),
+    [
+        ("/v1/deployments/dep_x", "DEPLOYMENT_NOT_FOUND", "Deployment 'dep_x' not found"),
+        ("/v1/deployment-groups/dg_x", "DEPLOYMENT_GROUP_NOT_FOUND", "Deployment group 'dg_x' not found"),
+        ("/v1/releases/rel_x", "RELEASE_NOT_FOUND", "Release 'rel_x' not found"),
+        ("/v1/releases/latest", "RELEASE_NOT_FOUND", "Release 'latest' not found"),
+        ("/v1/deployments/" + "x" * 5000, "DEPLOYMENT_NOT_FOUND", None),
+        ("/v1/deployments/%C3%A9%F0%9F%92%A5'%22;--", "DEPLOYMENT_NOT_FOUND", None),
+    ],
+    ids=["deployment", "group", "release", "latest", "very long id", "odd id"],
+)  # fmt: skip
+def test_unknown_ids(client, admin, path, code, message):
+    body = assert_error(client.get(path, headers=admin), 404, code, message)
+    assert body["context"]
+
+
+# -- 405, 413, 415 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/v1/deployments", {"GET", "HEAD", "POST"}),
+        ("TRACE", "/v1/deployments/dep_x", {"GET", "HEAD", "DELETE"}),
+        ("DELETE", "/v1/releases/latest", {"GET", "HEAD"}),
+        ("GET", "/v1/sync/acquire", {"POST"}),
+        ("PATCH", "/health", {"GET", "HEAD"}),
+    ],
+)
+def test_wrong_method_lists_every_allowed_one(client, admin, method, path, allow):
+    response = client.request(method, path, headers=admin)
+    assert_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert set(response.headers["allow"].split(", ")) == allow
+
+
+class TestBodyLimit:
+    @pytest.fixture
+    def settings(self, settings):
+        from dataclasses import replace
+
+        return replace(settings, max_body_bytes=1024)
+
+    def test_declared_length_over_the_limit(self, client, admin):
+        body = {"name": "x" * 2000}
+        assert_error(
+            client.post("/v1/deployment-groups", json=body, headers=admin), 413, "PAYLOAD_TOO_LARGE"
+        )
+
+    def test_streamed_body_over_the_limit(self, client, admin):
+        def chunks():
+            yield b'{"name": "'
+            yield b"x" * 2000
+            yield b'"}'
+
+        response = client.post(
+            "/v1/deployment-groups",
+            content=chunks(),
+            headers=admin | {"Content-Type": "application/json"},
+        )
+        assert "content-length" not in response.request.headers
+        assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+
+    def test_under_the_limit_passes(self, client, admin):
+        assert (
+            client.post(
+                "/v1/deployment-groups", json={"name": "x" * 900}, headers=admin
+            ).status_code
+            == 200
+        )
+
+
+def test_default_body_limit_is_two_mebibytes(client, admin):
+    big = {"name": "x" * (2 * 1024 * 1024)}
+    assert_error(
+        client.post("/v1/deployment-groups", json=big, headers=admin), 413, "PAYLOAD_TOO_LARGE"
+    )
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded"]
+)
+def test_body_that_is_not_json(client, admin, content_type):
+    response = client.post(
+        "/v1/deployment-groups",
+        content=b'{"name": "g"}',
+        headers=admin | {"Content-Type": content_type},
+    )
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+# -- 500 -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broken_app(settings, monkeypatch):
+    def boom(caller):
+        raise RuntimeError("secret detail /etc/passwd SELECT * FROM token")
+
+    def bad_shape(caller):
+        return {"kind": 5}
+
+    monkeypatch.setitem(handlers.OPERATIONS, "whoami", boom)
+    monkeypatch.setitem(handlers.OPERATIONS, "get_latest_release", bad_shape)
+    return create_app(settings)
+
+
+def test_unexpected_exception_is_a_generic_500_with_details_only_in_the_log(
+    broken_app, admin, caplog
+):
+    with TestClient(broken_app, raise_server_exceptions=False) as raw_client:
+        response = raw_client.get("/v1/whoami", headers=admin)
+    body = assert_error(response, 500, "GENERIC_ERROR", "Internal server error")
+    assert body["internal"] is True
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert "secret detail" in caplog.text
+
+
+def test_non_conforming_response_is_a_generic_500(broken_app, admin, caplog):
+    caplog.set_level(logging.ERROR)
+    with TestClient(broken_app, raise_server_exceptions=False) as raw_client:
+        response = raw_client.get("/v1/releases/latest", headers=admin)
+    assert_error(response, 500, "GENERIC_ERROR", "Internal server error")
+    assert "kind" not in response.text
+    assert "does not conform" in caplog.text
+
+
+# -- request ids ---------------------------------------------------------------------------
+
+
+def test_every_response_carries_a_request_id(client, admin, caplog):
+    caplog.set_level(logging.INFO, logger="alien.access")
+    first = client.get("/v1/whoami", headers=admin).headers["x-request-id"]
+    second = client.get("/nope").headers["x-request-id"]
+    assert first != second and len(first) >= 16
+    line = next(r.getMessage() for r in caplog.records if first in r.getMessage())
+    assert line.startswith("GET /v1/whoami 200 ") and "ms request_id=" in line
+
+
+def test_a_sane_incoming_request_id_is_kept(client):
+    response = client.get("/health", headers={"X-Request-Id": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    odd = client.get("/health", headers={"X-Request-Id": "a b\tc"})
+    assert odd.headers["x-request-id"] != "a b\tc"
+
+
+def test_chunked_body_under_the_limit_is_read(client, admin):
+    def chunks():
+        yield b'{"name": '
+        yield b'"chunked"}'
+
+    response = client.post(
+        "/v1/deployment-groups",
+        content=chunks(),
+        headers=admin | {"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "chunked"

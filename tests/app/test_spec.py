@@ -1,0 +1,88 @@
+"""The contract on disk is the seed, byte for byte; the overlay only adds to it."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+import handlers
+from app.spec import FIXES, SPEC_PATH, operations, overlay, raw_bytes, raw_spec
+
+SEED_SHA256 = "89b070d5434ed8aa25f0238dc33e6de74f439a8e0f0a9dbca9907520a4601f79"
+
+
+def test_openapi_json_is_the_seed_byte_for_byte():
+    assert hashlib.sha256(SPEC_PATH.read_bytes()).hexdigest() == SEED_SHA256
+
+
+def contains(big: Any, small: Any, where: str = "$") -> list[str]:
+    """Where `big` fails to contain `small` unchanged (dicts may gain keys; nothing else)."""
+    if isinstance(small, dict):
+        if not isinstance(big, dict):
+            return [where]
+        return [p for k, v in small.items() for p in (
+            contains(big[k], v, f"{where}.{k}") if k in big else [f"{where}.{k} removed"]
+        )]  # fmt: skip
+    if isinstance(small, list):
+        # Lists may only grow at the end (extension parameters are appended).
+        if not isinstance(big, list) or len(big) < len(small):
+            return [where]
+        return [p for i, v in enumerate(small) for p in contains(big[i], v, f"{where}[{i}]")]
+    return [] if big == small else [where]
+
+
+def test_contains_detects_changes():
+    assert contains({"a": {"b": 1}}, {"a": {"b": 2}}) == ["$.a.b"]
+    assert contains({"a": [1]}, {"a": [1, 2]}) == ["$.a"]
+    assert contains({}, {"a": 1}) == ["$.a removed"]
+    assert contains({"a": 1, "b": 2}, {"a": 1}) == []
+
+
+@pytest.mark.parametrize("fix", FIXES, ids=lambda f: f.__name__)
+def test_each_overlay_fix_only_adds(fix):
+    raw = raw_spec()
+    fixed = raw_spec()
+    fix(fixed)
+    assert fixed != raw, f"{fix.__name__} changed nothing"
+    assert contains(fixed, raw) == []
+
+
+def test_overlay_leaves_the_raw_spec_untouched_in_memory():
+    raw = raw_spec()
+    overlay(raw)
+    assert raw == raw_spec()
+
+
+def test_overlay_secures_every_operation_but_health():
+    spec = overlay(raw_spec())
+    assert spec["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
+    unsecured = [op["operationId"] for _, _, op in operations(spec) if not op.get("security")]
+    assert unsecured == ["health"]
+
+
+def test_every_operation_id_resolves_and_nothing_else_is_registered():
+    ids = {op["operationId"] for _, _, op in operations(raw_spec())}
+    assert len(ids) == 22
+    assert ids == set(handlers.OPERATIONS)
+    for op_id in ids:
+        assert callable(handlers.resolve(op_id))
+
+
+def test_unknown_operation_fails_loudly():
+    with pytest.raises(handlers.UnknownOperation, match="add it to handlers.OPERATIONS"):
+        handlers.resolve("no_such_operation")
+
+
+def test_raw_spec_is_served_verbatim(client):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.content == raw_bytes()
+    assert response.headers["content-type"].startswith("application/json")
+
+
+def test_swagger_ui_points_at_the_raw_spec(client):
+    response = client.get("/ui/")
+    assert response.status_code == 200
+    assert "/openapi.json" in response.text
