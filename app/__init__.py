@@ -24,7 +24,7 @@ from app.middleware import BodyLimit, PathGuard, RequestLog
 from app.settings import Settings
 from app.spec import overlay, raw_bytes, raw_spec
 from app.validation import VALIDATOR_MAP, compile_schemas
-from models.db import db, make_database
+from models.db import bind_database, db, make_database
 from models.schema import bootstrap, migrate
 
 log = logging.getLogger("alien")
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
 def prepare_storage(settings: Settings) -> None:
     """Connect, migrate, bootstrap: safe when every worker of every instance does it at once."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    db.initialize(make_database(settings.database_url, settings.db_max_connections))
+    bind_database(make_database(settings.database_url, settings.db_max_connections))
     with db.connection_context():
         migrate()
         minted = bootstrap(settings.admin_token, settings.dev_mode)

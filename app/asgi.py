@@ -1,5 +1,13 @@
 """The ASGI entry gunicorn loads: `gunicorn -k uvicorn_worker.UvicornWorker app.asgi:app`."""
 
-from app import create_app
+import sys
 
-app = create_app()
+from app import create_app
+from app.settings import Settings
+
+try:
+    settings = Settings.from_env()
+except ValueError as exc:  # a misconfiguration: say what, not a traceback
+    sys.exit(f"alien-server: configuration error: {exc}")
+
+app = create_app(settings)

@@ -7,11 +7,15 @@ models read the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import os
+import threading
+import weakref
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import peewee
+import psycopg
 from playhouse.db_url import parse as parse_db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
@@ -60,41 +64,85 @@ class TimestampField(peewee.BigIntegerField):
 
 
 class CheckedPooledPostgresqlDatabase(PooledPostgresqlDatabase):
-    """A pool that never hands out a connection whose server side has gone.
+    """Peewee's PostgreSQL pool (psycopg 3) that never hands out a dead connection.
 
-    A terminated backend or a restarted server leaves psycopg's connection looking open until
-    it is used; one round trip on check-out finds out and the pool opens a fresh one instead.
+    A terminated backend or a restarted server leaves a pooled connection looking open until it
+    is used. Every check-out therefore makes one round trip (rolling back whatever a previous
+    user left open) and, if that fails, drops the connection and tries the next or opens a new
+    one. A connection that breaks while in use fails that one request; on check-in peewee sees
+    its unknown transaction status and closes it instead of pooling it. So after an outage each
+    worker recovers on its next request, without a restart.
+
+    Written out here rather than inherited so the guarantee does not depend on which peewee
+    release happens to ping (4.5.3's adapter does; older ones only looked at a local flag).
     """
 
     def _is_closed(self, conn: Any) -> bool:
-        if super()._is_closed(conn):
+        if conn.closed:
             return True
         try:
+            if conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.rollback()
             conn.execute("SELECT 1")
-            conn.rollback()
-        except Exception:
+        except psycopg.Error:
             return True
         return False
 
 
+#: Pool settings (playhouse.pool) and libpq defaults; the URL's query string may override each.
+POOL_DEFAULTS: dict[str, Any] = {"stale_timeout": 300, "timeout": 10}
+LIBPQ_DEFAULTS: dict[str, Any] = {"connect_timeout": 10}
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgres+pool", "postgresql+pool")
+
+
 def make_database(url: str, max_connections: int = 8) -> peewee.Database:
-    """Build the engine object for a `DATABASE_URL` (sqlite:///path or postgresql://...)."""
+    """Build the engine object for a `DATABASE_URL` (sqlite:///path or postgresql://...).
+
+    PostgreSQL: a pool per process of at most `max_connections` (a request holds one at a time;
+    a request that finds them all busy waits up to `timeout` seconds for one), connections
+    recycled after `stale_timeout` seconds. Every other query-string parameter is a libpq one
+    (`sslmode`, `application_name`, `options=-c search_path=...`, ...), passed through as is.
+    """
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         params = parse_db_url(url)
         return peewee.SqliteDatabase(
             params["database"], pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=10
         )
-    if scheme in ("postgres", "postgresql"):
-        params = parse_db_url(url)  # query-string options become connect() keywords
-        params.setdefault("prefer_psycopg3", True)
-        return CheckedPooledPostgresqlDatabase(
-            max_connections=max_connections,
-            stale_timeout=300,
-            timeout=10,
-            **params,
-        )
+    if scheme in POSTGRES_SCHEMES:
+        params = parse_db_url(url, unquote_password=True, unquote_user=True)
+        params["database"] = unquote(params["database"])
+        if not params["database"]:
+            raise ValueError("DATABASE_URL names no database (postgresql://user@host:5432/NAME)")
+        params.pop("prefer_psycopg3", None)
+        params.setdefault("max_connections", max_connections)
+        for key, value in (POOL_DEFAULTS | LIBPQ_DEFAULTS).items():
+            params.setdefault(key, value)
+        database = CheckedPooledPostgresqlDatabase(prefer_psycopg3=True, **params)
+        _POOLS.add(database)
+        return database
     raise ValueError(f"unsupported DATABASE_URL scheme {scheme!r} (use sqlite:// or postgresql://)")
+
+
+#: Every pool this process made, so a fork can forget them (below).
+_POOLS: weakref.WeakSet[CheckedPooledPostgresqlDatabase] = weakref.WeakSet()
+
+
+def _forget_pools_after_fork() -> None:
+    """A forked child (gunicorn --preload) must not use the parent's sockets: two processes on
+    one connection corrupt both. Forget them without closing (closing would end the parent's
+    session; psycopg does not close them on garbage collection in another process), with fresh
+    locks, since a lock another thread held at the fork stays held in the child."""
+    for database in list(_POOLS):
+        database._lock = threading.Lock()
+        database._pool_lock = threading.RLock()
+        database._pool_available = threading.Condition(database._pool_lock)
+        database._state = type(database._state)()
+        database._connections = []
+        database._in_use = {}
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 def is_postgres() -> bool:
@@ -107,3 +155,15 @@ def locking(query: peewee.Select, skip_locked: bool = False) -> peewee.Select:
     if not is_postgres():
         return query
     return query.for_update(skip_locked=skip_locked or None)
+
+
+def bind_database(database: peewee.Database) -> None:
+    """Point the proxy at `database`, closing whatever it pointed at before (a factory may
+    run more than once in one process: tests, the admin-token command)."""
+    previous = db.obj
+    if previous is not None and previous is not database:
+        if isinstance(previous, PooledPostgresqlDatabase):
+            previous.close_all()
+        elif not previous.is_closed():
+            previous.close()
+    db.initialize(database)
