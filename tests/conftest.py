@@ -41,6 +41,7 @@ def pg_database() -> Iterator[pg.TestDatabase | None]:
             "(set ALIEN_TEST_POSTGRES_URL)",
             returncode=3,
         )
+    pg.TestDatabase.drop_leftovers()
     database = pg.TestDatabase()
     database.create()
     yield database
@@ -79,6 +80,20 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         validate_responses=True,
         db_max_connections=4,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _validate_spec_once() -> Iterator[None]:
+    """Connexion validates the whole spec on every app it builds (~0.5 s). The overlaid spec
+    is the same for every test, so the suite validates it once, for real, then skips that."""
+    from connexion.spec import OpenAPISpecification
+
+    from app.spec import overlay, raw_spec
+
+    OpenAPISpecification._validate_spec(overlay(raw_spec()))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(OpenAPISpecification, "_validate_spec", classmethod(lambda cls, spec: None))
+        yield
 
 
 @pytest.fixture(autouse=True)
