@@ -98,7 +98,9 @@ def call(client, op, headers, scene, target):
     raise AssertionError(op)
 
 
-@pytest.mark.parametrize(("op", "caller", "target", "status"), MATRIX, ids=[f"{o}-{c}-{t}" for o, c, t, _ in MATRIX])
+@pytest.mark.parametrize(
+    ("op", "caller", "target", "status"), MATRIX, ids=[f"{o}-{c}-{t}" for o, c, t, _ in MATRIX]
+)
 def test_scope(client, scene, op, caller, target, status):
     response = call(client, op, scene["callers"][caller], scene, target)
     assert response.status_code == status, response.text
@@ -110,9 +112,16 @@ def test_scope(client, scene, op, caller, target, status):
 def test_messages_for_deployment_tokens(client, world):
     listing = client.get("/v1/deployments", headers=world.deployment).json()
     assert listing["message"] == "Deployment tokens cannot list deployments"
-    created = client.post("/v1/deployments", json={"name": "x", "platform": "aws"}, headers=world.deployment).json()
+    created = client.post(
+        "/v1/deployments", json={"name": "x", "platform": "aws"}, headers=world.deployment
+    ).json()
     assert created["message"] == "Deployment tokens cannot create deployments"
-    assert client.delete(f"/v1/deployments/{world.deployment_id}", headers=world.group).json()["message"] == "Admin access required"
+    assert (
+        client.delete(f"/v1/deployments/{world.deployment_id}", headers=world.group).json()[
+            "message"
+        ]
+        == "Admin access required"
+    )
 
 
 @pytest.mark.parametrize("caller", ["group", "deployment"])
@@ -130,5 +139,7 @@ def test_group_token_lists_only_its_deployments(client, world):
 def test_admin_lists_everything(client, world):
     ids = {d["id"] for d in client.get("/v1/deployments", headers=world.admin).json()["items"]}
     assert {world.deployment_id, world.other_deployment_id} <= ids
-    groups = {g["id"] for g in client.get("/v1/deployment-groups", headers=world.admin).json()["items"]}
+    groups = {
+        g["id"] for g in client.get("/v1/deployment-groups", headers=world.admin).json()["items"]
+    }
     assert groups == {world.group_id, world.other_group_id}
