@@ -20,7 +20,7 @@ from flask import Response
 import handlers
 from app import errors
 from app.auth import bearer_handler
-from app.middleware import BodyLimit, PathGuard, RequestLog
+from app.middleware import BodyLimit, HeadAsGet, JsonByDefault, PathGuard, RequestLog
 from app.settings import Settings
 from app.spec import overlay, raw_bytes, raw_spec
 from app.validation import VALIDATOR_MAP, compile_schemas
@@ -51,9 +51,11 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     )
     app.add_url_rule("/openapi.json", "openapi_json", serve_raw_spec)
     app.add_middleware(PathGuard, position=MiddlewarePosition.BEFORE_SWAGGER)
+    app.add_middleware(JsonByDefault, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(
         BodyLimit, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes
     )
+    app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
     errors.install(app, spec)
     return app

@@ -132,3 +132,44 @@ class PathGuard:
         if scope["type"] == "http" and CONTROL.search(scope["path"]):
             raise ProblemException(status=404, title="Not Found", detail="Not found")
         await self.app(scope, receive, send)
+
+
+class HeadAsGet:
+    """HEAD is GET without the body: the handler and the validators see a GET, the client gets
+    its headers (Content-Length included) and no body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+class JsonByDefault:
+    """A body sent without Content-Type is taken as JSON, the only type this API consumes.
+
+    Connexion already validates such a body as JSON, but Flask would then hand the handler the
+    raw bytes; naming the type once, here, makes both layers agree."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            has_body = headers.get(b"content-length", b"0") not in (b"0", b"")
+            if b"content-type" not in headers and (has_body or b"transfer-encoding" in headers):
+                scope = {
+                    **scope,
+                    "headers": [*scope["headers"], (b"content-type", b"application/json")],
+                }
+        await self.app(scope, receive, send)

@@ -5,12 +5,14 @@ Passed to Connexion as `validator_map`, so the schemas themselves stay as the fi
 - `nullable: true` beside `allOf`/`anyOf`/`oneOf` (17 places, no `type`) admits `null`, as the
   Rust clients send it; Connexion only honours `nullable` on `type` and `enum`.
 - `format: int32` / `int64` are range-checked (jsonschema knows neither).
-- a body that is not UTF-8 is a 400, not a 500.
+- a body that is not UTF-8 is a 400, not a 500 (JSON is UTF-8 whatever a charset says).
 - every schema failure of a body is listed in the error's `context.errors`.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from functools import cache
 from typing import Any
 
@@ -77,12 +79,20 @@ class AlienJSONRequestBodyValidator(JSONRequestBodyValidator):
         return RequestValidator(self._schema, format_checker=FORMATS)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:
+        raw = b"".join([chunk async for chunk in stream])
+        try:  # JSON is UTF-8 (RFC 8259 §8.1), whatever charset a header claims; Flask agrees
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:  # was a 500 (schemathesis ST101)
+            raise BadRequestProblem(detail=f"Request body is not valid UTF-8: {exc.reason}") from exc
+        if not text:
+            return None
         try:
-            return await super()._parse(stream, scope)
-        except UnicodeDecodeError as exc:
-            raise BadRequestProblem(
-                detail=f"Request body is not valid UTF-8: {exc.reason}"
-            ) from exc
+            body = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadRequestProblem(detail=f"Malformed JSON: {exc}") from exc
+        if SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(body):
+            raise BadRequestProblem(detail="Request body escapes a lone UTF-16 surrogate")
+        return body
 
     def _validate(self, body: Any) -> dict[str, Any] | None:
         if not self._nullable and body is None:
@@ -91,6 +101,25 @@ class AlienJSONRequestBodyValidator(JSONRequestBodyValidator):
         if errors:
             raise ValidationProblem([describe(e) for e in errors[:MAX_LISTED_ERRORS]])
         return None
+
+
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """JSON may escape half a UTF-16 pair (`"\\ud800"`); no UTF-8 text, and so no database,
+    can hold the result."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 class AlienJSONResponseBodyValidator(JSONResponseBodyValidator):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import weakref
 from datetime import UTC, datetime
@@ -45,6 +46,27 @@ class JSONField(peewee.TextField):
         return None if value is None else json.loads(value)
 
 
+class ExactText(peewee.TextField):
+    """Free text a client chose (names, sessions), stored exactly on every engine.
+
+    PostgreSQL text cannot hold NUL, which JSON strings may carry: NUL and the escape character
+    are escaped on the way in. Comparisons go through the same escaping, so lookups still work.
+    """
+
+    def db_value(self, value: str | None) -> str | None:
+        return None if value is None else value.replace("\\", "\\\\").replace("\x00", "\\0")
+
+    def python_value(self, value: str | None) -> str | None:
+        return None if value is None else _UNESCAPE.sub(_unescape, value)
+
+
+_UNESCAPE = re.compile(r"\\(\\|0)")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return "\x00" if match.group(1) == "0" else "\\"
+
+
 class TimestampField(peewee.BigIntegerField):
     """An aware UTC datetime stored as integer microseconds since the epoch.
 
@@ -76,6 +98,13 @@ class CheckedPooledPostgresqlDatabase(PooledPostgresqlDatabase):
     Written out here rather than inherited so the guarantee does not depend on which peewee
     release happens to ping (4.5.3's adapter does; older ones only looked at a local flag).
     """
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        # A lookup by a value holding NUL (an id from a client) cannot match: nothing stored
+        # holds NUL (ExactText escapes it). PostgreSQL would refuse the parameter outright.
+        if params and any(isinstance(p, str) and "\x00" in p for p in params):
+            params = [p.replace("\x00", "\ufffd") if isinstance(p, str) else p for p in params]
+        return super().execute_sql(sql, params)
 
     def _is_closed(self, conn: Any) -> bool:
         if conn.closed:

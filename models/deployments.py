@@ -8,7 +8,7 @@ from typing import Any
 import peewee
 
 from models import clock
-from models.db import BaseModel, JSONField, TimestampField
+from models.db import BaseModel, ExactText, JSONField, TimestampField
 from models.errors import DeploymentNotFound
 from models.groups import DeploymentGroup
 from models.paging import keyset_page
@@ -25,7 +25,7 @@ IN_PROGRESS = frozenset({"initial-setup", "provisioning", "updating"})
 
 class Deployment(BaseModel):
     id = peewee.CharField(primary_key=True)
-    name = peewee.TextField()
+    name = ExactText()
     deployment_group = peewee.ForeignKeyField(DeploymentGroup, on_delete="CASCADE")
     deployment_group_id: str  # Peewee's accessor for the raw key, declared for mypy
     platform = peewee.CharField()
@@ -38,7 +38,7 @@ class Deployment(BaseModel):
     desired_release_id = peewee.CharField(null=True)
     user_environment_variables = JSONField(null=True)
     retry_requested = peewee.BooleanField(default=False)
-    locked_by = peewee.TextField(null=True)
+    locked_by = ExactText(null=True)
     locked_at = TimestampField(null=True)
     created_at = TimestampField()
     updated_at = TimestampField(null=True)

@@ -7,7 +7,7 @@ import uuid
 import peewee
 
 from models import clock
-from models.db import BaseModel, TimestampField, db
+from models.db import BaseModel, ExactText, TimestampField, db
 from models.errors import DeploymentGroupNotFound, MaxDeploymentsReached
 from models.paging import keyset_page
 
@@ -16,7 +16,7 @@ DEFAULT_MAX_DEPLOYMENTS = 100
 
 class DeploymentGroup(BaseModel):
     id = peewee.CharField(primary_key=True)
-    name = peewee.TextField()
+    name = ExactText()
     max_deployments = peewee.BigIntegerField(default=DEFAULT_MAX_DEPLOYMENTS)
     # Kept equal to the number of the group's deployments by the same transactions that insert
     # and remove them; `reserve_slot` is the one conditional UPDATE that enforces the limit.

@@ -253,3 +253,53 @@ def test_chunked_body_under_the_limit_is_read(client, admin):
     )
     assert response.status_code == 200, response.text
     assert response.json()["name"] == "chunked"
+
+
+# -- odd but legal requests ----------------------------------------------------------------
+
+
+def test_head_is_get_without_a_body(client, admin):
+    for path in ("/health", "/v1/deployments", "/v1/whoami"):
+        get = client.get(path, headers=admin)
+        head = client.head(path, headers=admin)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == get.headers["content-length"]
+
+
+def test_body_without_content_type_is_taken_as_json(client, admin):
+    response = client.post("/v1/deployment-groups", content=b'{"name": "untyped"}', headers=admin)
+    assert "content-type" not in response.request.headers
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "untyped"
+
+
+def test_invalid_json_without_content_type_is_a_400(client, admin):
+    assert_error(client.post("/v1/deployment-groups", content=b"{", headers=admin), 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "encoding", "status"),
+    [
+        ("application/json; charset=utf-8", "utf-8", 200),
+        ("application/json; charset=klingon", "utf-8", 200),
+        ("application/json;charset=latin-1", "utf-8", 200),
+        ("application/json; charset=latin-1", "latin-1", 400),
+    ],
+)
+def test_json_is_utf8_whatever_the_charset_says(client, admin, content_type, encoding, status):
+    body = '{"name": "café"}'.encode(encoding)
+    response = client.post("/v1/deployment-groups", content=body, headers=admin | {"Content-Type": content_type})
+    assert response.status_code == status, response.text
+    if status == 200:
+        assert response.json()["name"] == "café"
+
+
+def test_lone_surrogate_escape_is_a_400(client, admin):
+    response = client.post(
+        "/v1/deployment-groups", content=b'{"name": "\\ud800"}', headers=admin | {"Content-Type": "application/json"}
+    )
+    assert_error(response, 400, "VALIDATION_ERROR")
+    paired = client.post(
+        "/v1/deployment-groups", content=b'{"name": "\\ud83d\\ude00"}', headers=admin | {"Content-Type": "application/json"}
+    )
+    assert paired.status_code == 200 and paired.json()["name"] == "\U0001f600"
