@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import inspect
 import logging
 import os
@@ -12,6 +13,7 @@ from typing import Any
 
 from connexion import FlaskApp
 from connexion.context import context
+from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
@@ -37,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     compile_schemas()
 
     spec = overlay(raw_spec())
-    app = FlaskApp(__name__)
+    app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":")))  # compact JSON
     app.add_api(
         spec,
         resolver=Resolver(function_resolver=lambda op_id: bind(handlers.resolve(op_id), settings)),
