@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import json
 import inspect
+import json
 import logging
 import os
 from collections.abc import Callable

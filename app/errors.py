@@ -36,7 +36,6 @@ STATUS = {
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "INVALID_client_config": 500,
     "GENERIC_ERROR": 500,
-    "NOT_IMPLEMENTED": 501,
 }
 #: Framework statuses -> code, for Connexion's problems and Starlette's HTTP exceptions.
 CODE_FOR_STATUS = {
@@ -47,7 +46,6 @@ CODE_FOR_STATUS = {
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
-    501: "NOT_IMPLEMENTED",
 }
 RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR"}
 INTERNAL_ERROR_MESSAGE = "Internal server error"
@@ -91,7 +89,7 @@ def handle_domain(_request: ConnexionRequest, exc: DomainError) -> ConnexionResp
 def handle_problem(_request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
     """Connexion's own failures: validation, security, media type, response conformance."""
     code = CODE_FOR_STATUS.get(exc.status_code)
-    if code is None or exc.status_code >= 500 and code != "NOT_IMPLEMENTED":
+    if code is None or exc.status_code >= 500:
         return internal_error(exc)
     message = str(exc.detail or exc.title or code)
     context = None

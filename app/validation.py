@@ -83,7 +83,9 @@ class AlienJSONRequestBodyValidator(JSONRequestBodyValidator):
         try:  # JSON is UTF-8 (RFC 8259 §8.1), whatever charset a header claims; Flask agrees
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:  # was a 500 (schemathesis ST101)
-            raise BadRequestProblem(detail=f"Request body is not valid UTF-8: {exc.reason}") from exc
+            raise BadRequestProblem(
+                detail=f"Request body is not valid UTF-8: {exc.reason}"
+            ) from exc
         if not text:
             return None
         try:

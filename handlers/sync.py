@@ -2,31 +2,121 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from models.errors import DomainError
-from models.tokens import Caller
+from app.settings import Settings
+from handlers.render import present
+from models import lifecycle, sync
+from models.deployments import Deployment
+from models.errors import BadRequest
+from models.releases import Release
+from models.tokens import DEPLOYMENT, Caller
 
 
-class NotImplementedYet(DomainError):
-    code = "NOT_IMPLEMENTED"
+def acquire(caller: Caller, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+    limit = body.get("limit")
+    deployments = sync.acquire(
+        caller,
+        body["session"],
+        ttl_seconds=settings.lock_ttl_seconds,
+        limit=sync.DEFAULT_LIMIT if limit is None else limit,
+        deployment_ids=body.get("deploymentIds"),
+        platforms=body.get("platforms"),
+        statuses=body.get("statuses"),
+    )
+    return {"deployments": [{"deployment": _record(d)} for d in deployments]}
 
 
-def acquire(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    raise NotImplementedYet("acquire is not implemented yet")
-
-
-def reconcile(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    raise NotImplementedYet("reconcile is not implemented yet")
+def reconcile(caller: Caller, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+    state = body["state"]
+    deployment = sync.reconcile(
+        caller,
+        body["deploymentId"],
+        body["session"],
+        state,
+        heartbeat=bool(body.get("updateHeartbeat")),
+        ttl_seconds=settings.lock_ttl_seconds,
+    )
+    return {"success": True, "current": _state(deployment, state.get("currentRelease"))}
 
 
 def release(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    raise NotImplementedYet("release is not implemented yet")
+    sync.release(caller, body["deploymentId"], body["session"])
+    return {"success": True}
 
 
 def operator_sync(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    raise NotImplementedYet("operator_sync is not implemented yet")
+    target = sync.operator_target(caller, body["deploymentId"])
+    if target is None:
+        return {}
+    deployment, desired = target
+    return {
+        "target": {
+            "releaseInfo": _release_info(desired, deployment.platform),
+            "config": deployment.stack_settings or {},
+        }
+    }
 
 
 def initialize(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    raise NotImplementedYet("initialize is not implemented yet")
+    if caller.is_admin:
+        raise BadRequest("Initialize requires a deployment or deployment group token")
+    if caller.kind == DEPLOYMENT:
+        return {"deploymentId": caller.deployment_id}, 200
+    deployment_id, token, created = lifecycle.initialize_operator(
+        caller, body.get("name"), body.get("platform")
+    )
+    return {"deploymentId": deployment_id, "token": token}, 201 if created else 200
+
+
+# -- wire forms --------------------------------------------------------------------------------
+
+#: The raw record of an acquire response: the stored row, snake_case, explicit nulls (§7.1).
+RECORD_FIELDS = (
+    "id", "name", "deployment_group_id", "platform", "status", "stack_settings", "stack_state",
+    "environment_info", "runtime_metadata", "current_release_id", "desired_release_id",
+    "user_environment_variables", "retry_requested", "locked_by", "locked_at", "created_at",
+    "updated_at", "error",
+)  # fmt: skip
+
+
+def _record(d: Deployment) -> dict[str, Any]:
+    return {name: _raw(getattr(d, name)) for name in RECORD_FIELDS}
+
+
+def _raw(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return value
+
+
+def _state(d: Deployment, reported_current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A deployment as the spec's DeploymentState; optional fields omitted, never null."""
+    return {"status": d.status, "platform": d.platform} | present(
+        currentRelease=_stored_release_info(d.current_release_id, d.platform, reported_current),
+        targetRelease=_stored_release_info(d.desired_release_id, d.platform),
+        stackState=d.stack_state,
+        environmentInfo=d.environment_info,
+        runtimeMetadata=d.runtime_metadata,
+        retryRequested=d.retry_requested,
+    )
+
+
+def _stored_release_info(
+    release_id: str | None, platform: str, reported: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """ReleaseInfo for a release the server knows; for one it does not (a worker may report a
+    release made elsewhere), the ReleaseInfo the worker reported for it, if any."""
+    if release_id is None:
+        return None
+    release = Release.get_or_none(Release.id == release_id)
+    if release is not None and release.stack_for(platform) is not None:
+        return _release_info(release, platform)
+    if reported is not None and reported.get("releaseId") == release_id:
+        return present(**reported)
+    return None
+
+
+def _release_info(release: Release, platform: str) -> dict[str, Any]:
+    return {"releaseId": release.id, "stack": release.stack_for(platform)}

@@ -11,7 +11,7 @@ import string
 from typing import Any
 
 from models import clock
-from models.db import db, locking
+from models.db import db, is_postgres, locking
 from models.deployments import FAILED, Deployment
 from models.errors import BadRequest, Forbidden
 from models.groups import DeploymentGroup
@@ -44,6 +44,7 @@ def create_deployment(
 ) -> tuple[Deployment, str | None]:
     """Insert a pending deployment aimed at the newest release for its platform."""
     with db.atomic():
+        release_fence(shared=True)  # "the newest release" must not miss one being created
         DeploymentGroup.reserve_slot(group_id)
         deployment = Deployment.new(
             group_id, name, platform, stack_settings, Release.newest_for_platform(platform)
@@ -62,6 +63,10 @@ def initialize_operator(
     group_id = caller.group_id
     assert group_id is not None
     with db.atomic():
+        release_fence(shared=True)  # lock order: the fence, then the group row
+        # The group row lock serialises initializes of one group, so two operators that
+        # re-initialize with the same name at once find one deployment, not make two.
+        locking(DeploymentGroup.select().where(DeploymentGroup.id == group_id)).first()
         if name is not None:
             existing = (
                 Deployment.select(Deployment.id)
@@ -105,6 +110,7 @@ def remove_deployment(deployment_id: str) -> bool:
 def create_release(stack: dict[str, Any], git_metadata: dict[str, Any] | None) -> Release:
     """Insert a release and retarget every deployment it covers, atomically (§6)."""
     with db.atomic():
+        release_fence()
         release = Release.insert_new(stack, git_metadata)
         for platform in stack:
             propagate(release.id, platform)
@@ -127,3 +133,23 @@ def propagate(release_id: str, platform: str) -> None:
 
 
 RETRYABLE_FAILED = sorted(FAILED - {"delete-failed"})
+
+RELEASE_FENCE_KEY = 0x616C7265  # "alre": with the schema's hash, the releases' advisory lock
+
+
+def release_fence(shared: bool = False) -> None:
+    """Order release creation against transactions that act on "the newest release".
+
+    Creating a release takes it exclusively; a transaction that reads the newest release for a
+    platform and acts on it (a deployment created aimed at it, a reconcile that looks for a
+    newer one) takes it shared, first thing, before any row lock. On PostgreSQL's READ
+    COMMITTED a release still being inserted is invisible to such a reader, and §6 propagation
+    cannot see the reader's uncommitted row either, so without the fence an update is lost.
+    SQLite's IMMEDIATE transactions are already serial, so there it does nothing.
+    """
+    if is_postgres():
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        db.execute_sql(
+            f"SELECT {function}(%s::integer, hashtext(coalesce(current_schema(), '')))",
+            (RELEASE_FENCE_KEY,),
+        )

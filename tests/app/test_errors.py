@@ -274,7 +274,9 @@ def test_body_without_content_type_is_taken_as_json(client, admin):
 
 
 def test_invalid_json_without_content_type_is_a_400(client, admin):
-    assert_error(client.post("/v1/deployment-groups", content=b"{", headers=admin), 400, "VALIDATION_ERROR")
+    assert_error(
+        client.post("/v1/deployment-groups", content=b"{", headers=admin), 400, "VALIDATION_ERROR"
+    )
 
 
 @pytest.mark.parametrize(
@@ -288,7 +290,9 @@ def test_invalid_json_without_content_type_is_a_400(client, admin):
 )
 def test_json_is_utf8_whatever_the_charset_says(client, admin, content_type, encoding, status):
     body = '{"name": "café"}'.encode(encoding)
-    response = client.post("/v1/deployment-groups", content=body, headers=admin | {"Content-Type": content_type})
+    response = client.post(
+        "/v1/deployment-groups", content=body, headers=admin | {"Content-Type": content_type}
+    )
     assert response.status_code == status, response.text
     if status == 200:
         assert response.json()["name"] == "café"
@@ -296,10 +300,14 @@ def test_json_is_utf8_whatever_the_charset_says(client, admin, content_type, enc
 
 def test_lone_surrogate_escape_is_a_400(client, admin):
     response = client.post(
-        "/v1/deployment-groups", content=b'{"name": "\\ud800"}', headers=admin | {"Content-Type": "application/json"}
+        "/v1/deployment-groups",
+        content=b'{"name": "\\ud800"}',
+        headers=admin | {"Content-Type": "application/json"},
     )
     assert_error(response, 400, "VALIDATION_ERROR")
     paired = client.post(
-        "/v1/deployment-groups", content=b'{"name": "\\ud83d\\ude00"}', headers=admin | {"Content-Type": "application/json"}
+        "/v1/deployment-groups",
+        content=b'{"name": "\\ud83d\\ude00"}',
+        headers=admin | {"Content-Type": "application/json"},
     )
     assert paired.status_code == 200 and paired.json()["name"] == "\U0001f600"

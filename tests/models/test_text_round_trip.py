@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-NAMES = ["plain", "nul\x00inside", "\\0 not a nul", "back\\slash\\\\", "ünïcödé ✓ \U0001f600", "\x00", ""]
+NAMES = [
+    "plain",
+    "nul\x00inside",
+    "\\0 not a nul",
+    "back\\slash\\\\",
+    "ünïcödé ✓ \U0001f600",
+    "\x00",
+    "",
+]
 
 
 @pytest.mark.parametrize("name", NAMES, ids=repr)
@@ -20,7 +28,11 @@ def test_group_and_deployment_names_round_trip(client, api, name):
 @pytest.mark.parametrize("ident", ["dep_\x00", "\x00"], ids=repr)
 def test_ids_with_nul_are_simply_not_found(client, api, ident):
     api.group()
-    response = client.post("/v1/deployments", json={"name": "d", "platform": "aws", "deploymentGroupId": ident}, headers=api.admin)
+    response = client.post(
+        "/v1/deployments",
+        json={"name": "d", "platform": "aws", "deploymentGroupId": ident},
+        headers=api.admin,
+    )
     assert response.status_code == 404
     listed = client.get("/v1/deployments", params={"deploymentGroupId": ident}, headers=api.admin)
     assert listed.status_code == 200 and listed.json()["items"] == []

@@ -1,0 +1,198 @@
+"""The sync protocol's one home: leases on deployments, reconcile, release, operator targets.
+
+A lease is `locked_by` (the worker's session string) and `locked_at`. It is live for
+`ttl_seconds`; after that it is stale and the next acquire takes it over (BEHAVIOUR.md §7).
+
+Every state change here is one transaction. On PostgreSQL acquire reads its candidates with
+`SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent acquires never wait on each other and never
+see the same row; on SQLite every transaction is BEGIN IMMEDIATE, which serialises writers.
+The same code runs on both (`models.db.locking` is a no-op on SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from models import clock, lifecycle
+from models.db import db, locking
+from models.deployments import FAILED, Deployment
+from models.errors import BadRequest, DeploymentLocked, DeploymentNotFound, Forbidden
+from models.releases import Release
+from models.tokens import DEPLOYMENT, Caller
+
+#: Statuses a worker has something to do for (§7.1); `*-failed` only with a retry requested.
+ACQUIRABLE = (
+    "pending", "initial-setup", "provisioning", "update-pending", "updating",
+    "delete-pending", "deleting",
+)  # fmt: skip
+DEFAULT_LIMIT = 10
+
+D = Deployment
+
+
+def acquire(
+    caller: Caller,
+    session: str,
+    *,
+    ttl_seconds: int,
+    limit: int = DEFAULT_LIMIT,
+    deployment_ids: Sequence[str] | None = None,
+    platforms: Sequence[str] | None = None,
+    statuses: Sequence[str] | None = None,
+) -> list[Deployment]:
+    """Lease up to `limit` deployments to `session`, oldest first, and return them as stored.
+
+    Candidates: work to do (§7.1) and not held by another session's live lease. Every filter
+    given narrows the set (an empty list matches nothing), and so does the caller's scope.
+    """
+    conditions = [] if caller.is_admin else [_scope(caller)]
+    for column, values in ((D.id, deployment_ids), (D.platform, platforms), (D.status, statuses)):
+        if values is not None:
+            if not values:
+                return []
+            conditions.append(column.in_(list(values)))
+    if limit <= 0:
+        return []
+    with db.atomic():
+        now = clock.now()  # inside the transaction: on SQLite the writer lock is held from here
+        query = _candidates(session, now, ttl_seconds).where(*conditions)
+        rows = locking(query.order_by(D.created_at, D.id).limit(limit), skip_locked=True)
+        ids = [row.id for row in rows]
+        if not ids:
+            return []
+        D.update(locked_by=session, locked_at=now).where(D.id.in_(ids)).execute()
+        return list(D.select().where(D.id.in_(ids)).order_by(D.created_at, D.id))
+
+
+def _candidates(session: str, now: datetime, ttl_seconds: int) -> Any:
+    stale_before = now - timedelta(seconds=ttl_seconds)
+    has_work = D.status.in_(ACQUIRABLE) | (D.status.in_(sorted(FAILED)) & D.retry_requested)
+    free = (
+        D.locked_by.is_null()
+        | (D.locked_by == session)
+        | D.locked_at.is_null()
+        | (D.locked_at < stale_before)
+    )
+    return D.select().where(has_work & free)
+
+
+def _scope(caller: Caller) -> Any:
+    """DG tokens see their group's deployments, deployment tokens their own (admins: all)."""
+    if caller.kind == DEPLOYMENT:
+        return D.id == caller.deployment_id
+    return D.deployment_group == caller.group_id
+
+
+def is_held_by_other(deployment: Deployment, session: str, now: datetime, ttl: int) -> bool:
+    """Whether another session holds a live (not yet stale) lease on the deployment."""
+    if deployment.locked_by is None or deployment.locked_by == session:
+        return False
+    return deployment.locked_at is not None and deployment.locked_at >= now - timedelta(seconds=ttl)
+
+
+def reconcile(
+    caller: Caller,
+    deployment_id: str,
+    session: str,
+    state: dict[str, Any],
+    *,
+    heartbeat: bool,
+    ttl_seconds: int,
+) -> Deployment:
+    """Store a worker's report of a deployment's state (§7.2); return the row as stored.
+
+    One transaction: checks, the column mapping, post-reconcile update detection and, for
+    `deleted`, the removal. A removed deployment is returned as it was just before removal.
+    """
+    status = state["status"]
+    current = (state.get("currentRelease") or {}).get("releaseId")
+    with db.atomic():
+        if status == "running":
+            lifecycle.release_fence(shared=True)  # before any row lock: same order as releases
+        deployment = locking(D.select().where(D.id == deployment_id)).first()
+        if deployment is None:
+            raise DeploymentNotFound(deployment_id)
+        caller.require_deployment(deployment.id, deployment.deployment_group_id)
+        now = clock.now()
+        if is_held_by_other(deployment, session, now, ttl_seconds):
+            raise DeploymentLocked(
+                f"Deployment '{deployment_id}' is locked by another session",
+                {"deployment_id": deployment_id},
+            )
+        if state["platform"] != deployment.platform:
+            raise BadRequest(
+                f"State platform '{state['platform']}' does not match the deployment's "
+                f"platform '{deployment.platform}'",
+                {"deployment_id": deployment_id},
+            )
+        values: dict[str, Any] = {
+            "status": status,
+            "stack_state": state.get("stackState"),
+            "environment_info": state.get("environmentInfo"),
+            "runtime_metadata": state.get("runtimeMetadata"),
+            "current_release_id": current,
+            "retry_requested": False,
+            "error": first_resource_error(state.get("stackState")) if status in FAILED else None,
+            "updated_at": now,
+        }
+        if current is not None and deployment.desired_release_id == current:
+            values["desired_release_id"] = None
+        if heartbeat and deployment.locked_by == session:
+            values["locked_at"] = now
+        D.update(**values).where(D.id == deployment_id).execute()
+        if status == "running" and current is not None:
+            _detect_update(deployment_id, deployment.platform, current, now)
+        stored: Deployment = D.get(D.id == deployment_id)
+        if status == "deleted":
+            lifecycle.remove_deployment(deployment_id)
+    return stored
+
+
+def first_resource_error(stack_state: dict[str, Any] | None) -> Any:
+    """The first resource error in a stack state, in the order the resources were reported."""
+    for resource in ((stack_state or {}).get("resources") or {}).values():
+        if isinstance(resource, dict) and resource.get("error") is not None:
+            return resource["error"]
+    return None
+
+
+def _detect_update(deployment_id: str, platform: str, current_id: str, now: datetime) -> None:
+    """A running deployment whose platform got a newer release than its current one is due
+    for an update: the §6 propagation it missed while it was busy."""
+    current = Release.get_or_none(Release.id == current_id)
+    if current is None:
+        return
+    newest = Release.newest_for_platform(platform, newer_than=current)
+    if newest is not None:
+        D.update(desired_release_id=newest, status="update-pending", updated_at=now).where(
+            D.id == deployment_id
+        ).execute()
+
+
+def release(caller: Caller, deployment_id: str, session: str) -> None:
+    """Give up `session`'s lease, if it still has one. Idempotent: a lease already gone (taken
+    over, released) or a deployment already removed is not an error."""
+    row = D.select(D.id, D.deployment_group).where(D.id == deployment_id).first()
+    if row is not None:
+        caller.require_deployment(row.id, row.deployment_group_id)
+    elif caller.kind == DEPLOYMENT and deployment_id != caller.deployment_id:
+        raise Forbidden("Access denied: the token is scoped to another deployment")
+    D.update(locked_by=None, locked_at=None).where(
+        (D.id == deployment_id) & (D.locked_by == session)
+    ).execute()
+
+
+def operator_target(caller: Caller, deployment_id: str) -> tuple[Deployment, Release] | None:
+    """What a pull-mode operator should deploy (§7.4): the desired release when it differs
+    from the current one and exists with a stack for the platform; None when up to date."""
+    deployment = D.get_or_404(deployment_id)
+    caller.require_deployment(deployment.id, deployment.deployment_group_id)
+    desired = deployment.desired_release_id
+    if desired is None or desired == deployment.current_release_id:
+        return None
+    release = Release.get_or_none(Release.id == desired)
+    if release is None or release.stack_for(deployment.platform) is None:
+        return None
+    return deployment, release

@@ -1,0 +1,168 @@
+"""resolve_credentials (BEHAVIOUR.md §5.4): the server's cloud settings, per platform."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.settings import CloudSettings, Settings
+
+GCP_KEY = json.dumps({"type": "service_account", "project_id": "proj", "private_key": "K"})
+SECRETS = ("aws-secret", "azure-secret", "session-tok", "private_key")
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> CloudSettings:
+    key_file = tmp_path / "gcp-key.json"
+    key_file.write_text(GCP_KEY)
+    return CloudSettings(
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="aws-secret",
+        aws_session_token="session-tok",
+        aws_region="eu-west-1",
+        gcp_project="proj",
+        gcp_region="europe-west1",
+        gcp_credentials_file=str(key_file),
+        azure_tenant_id="tenant",
+        azure_subscription_id="sub",
+        azure_client_id="client",
+        azure_client_secret="azure-secret",
+        azure_location="westeurope",
+        kubeconfig="/etc/kube/config",
+        kubernetes_namespace="apps",
+    )
+
+
+@pytest.fixture
+def settings(settings: Settings, cloud: CloudSettings) -> Settings:
+    return dataclasses.replace(settings, cloud=cloud)
+
+
+def resolve(client: Any, headers: dict[str, str], deployment_id: str) -> Any:
+    return client.post(
+        "/v1/resolve-credentials", json={"deploymentId": deployment_id}, headers=headers
+    )
+
+
+def deployment_on(api: Any, platform: str) -> tuple[str, dict[str, str]]:
+    """A deployment on `platform`, and its group's token."""
+    group = api.group_token(api.group())
+    return api.deployment(group, "d", platform)[0], group
+
+
+EXPECTED = {
+    "aws": {
+        "platform": "aws",
+        "region": "eu-west-1",
+        "credentials": {
+            "type": "accessKeys",
+            "access_key_id": "AKIDEXAMPLE",
+            "secret_access_key": "aws-secret",
+            "session_token": "session-tok",
+        },
+    },
+    "gcp": {
+        "platform": "gcp",
+        "projectId": "proj",
+        "region": "europe-west1",
+        "credentials": {"type": "serviceAccountKey", "json": GCP_KEY},
+    },
+    "azure": {
+        "platform": "azure",
+        "subscriptionId": "sub",
+        "tenantId": "tenant",
+        "region": "westeurope",
+        "credentials": {"type": "servicePrincipal", "client_id": "client", "client_secret": "azure-secret"},
+    },
+    "kubernetes": {
+        "platform": "kubernetes",
+        "mode": "kubeconfig",
+        "kubeconfig_path": "/etc/kube/config",
+        "namespace": "apps",
+    },
+    "test": None,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("platform, expected", EXPECTED.items())
+def test_client_config_per_platform(client, api, platform, expected):
+    deployment_id, group = deployment_on(api, platform)
+    response = resolve(client, group, deployment_id)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"clientConfig": expected}
+
+
+def test_local_gets_the_state_directory(client, api, settings):
+    deployment_id, group = deployment_on(api, "local")
+    config = resolve(client, group, deployment_id).json()["clientConfig"]
+    assert config == {"platform": "local", "state_directory": str(settings.state_dir)}
+
+
+@pytest.mark.parametrize("cloud", [CloudSettings(kubernetes_host="10.0.0.1")])
+def test_kubernetes_in_cluster(client, api):
+    deployment_id, group = deployment_on(api, "kubernetes")
+    assert resolve(client, group, deployment_id).json()["clientConfig"] == {
+        "platform": "kubernetes",
+        "mode": "inCluster",
+    }
+
+
+@pytest.mark.parametrize("cloud", [CloudSettings()])
+@pytest.mark.parametrize(
+    "platform, names",
+    [
+        ("aws", "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION"),
+        ("gcp", "GOOGLE_CLOUD_PROJECT, GOOGLE_APPLICATION_CREDENTIALS"),
+        ("azure", "AZURE_TENANT_ID, AZURE_SUBSCRIPTION_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET"),
+        ("kubernetes", "KUBECONFIG or KUBERNETES_SERVICE_HOST"),
+    ],
+)
+def test_missing_cloud_settings_are_invalid_client_config(client, api, platform, names):
+    deployment_id, group = deployment_on(api, platform)
+    response = resolve(client, group, deployment_id)
+    assert response.status_code == 500
+    body = response.json()
+    assert body["code"] == "INVALID_client_config" and body["httpStatusCode"] == 500
+    assert body["message"].startswith("Invalid platform configuration: ")
+    assert f"(missing {names})" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "cloud", [CloudSettings(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="aws-secret")]
+)
+def test_partial_settings_name_what_is_missing_and_never_the_secrets(client, api):
+    deployment_id, group = deployment_on(api, "aws")
+    response = resolve(client, group, deployment_id)
+    assert response.status_code == 500
+    assert "(missing AWS_REGION)" in response.json()["message"]
+    assert "aws-secret" not in response.text and "AKIDEXAMPLE" not in response.text
+
+
+@pytest.mark.parametrize("cloud", [CloudSettings(gcp_project="p", gcp_credentials_file="/no/key")])
+def test_an_unreadable_gcp_key_file_is_invalid_client_config(client, api):
+    deployment_id, group = deployment_on(api, "gcp")
+    response = resolve(client, group, deployment_id)
+    assert response.status_code == 500
+    assert response.json()["code"] == "INVALID_client_config"
+    assert "/no/key" not in response.text  # no server file paths reach a client
+
+
+@pytest.mark.parametrize("platform", ["aws", "gcp", "azure", "kubernetes"])
+def test_no_secret_leaves_the_deployments_group(client, api, admin, platform):
+    deployment_id, group = deployment_on(api, platform)
+    _, own_token = api.deployment(group, "same-group", platform)
+    other_group = api.group_token(api.group("other"))
+    for outsider in (other_group, own_token):
+        response = resolve(client, outsider, deployment_id)
+        assert response.status_code == 403
+        assert not any(secret in response.text for secret in SECRETS)
+    assert resolve(client, admin, deployment_id).json() == {"clientConfig": EXPECTED[platform]}
+
+
+def test_unknown_deployment_is_404(client, admin):
+    response = resolve(client, admin, "dep_nope")
+    assert response.status_code == 404 and response.json()["code"] == "DEPLOYMENT_NOT_FOUND"
