@@ -53,5 +53,8 @@ fmt: $(VENV)/.test
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+bench: $(VENV)/.test
+	$(PY) -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .alien-manager .pytest_cache .mypy_cache .ruff_cache
