@@ -2,7 +2,9 @@
 
 Both run under `exclusive()`: an IMMEDIATE transaction on SQLite (one writer at a time across
 processes) or a transaction-scoped advisory lock on PostgreSQL (one starter at a time across
-instances). DDL is transactional on both, so a migration is all or nothing.
+instances; keyed by the schema, so services in other schemas of the same database do not wait).
+DDL is transactional on both, so a migration is all or nothing, and a starter that waited sees
+the tables and the admin token the first one committed.
 
 Migration 1 creates the tables as the models define them at version 1. Any later change to a
 model's columns comes with a new numbered migration here (playhouse.migrate), never silently.
@@ -22,7 +24,7 @@ from models.groups import DeploymentGroup
 from models.releases import Release, ReleasePlatform
 from models.tokens import ADMIN, Token, hash_token
 
-STARTUP_LOCK_KEY = 0x616C69656E  # "alien": the advisory lock every starting instance takes
+STARTUP_LOCK_KEY = 0x616C6965  # "alie": with the schema's hash, the advisory lock starters take
 DEV_GROUP_ID = "local-dev"
 
 
@@ -45,7 +47,11 @@ MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
 def exclusive() -> Iterator[None]:
     with db.atomic():
         if is_postgres():
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (STARTUP_LOCK_KEY,))
+            db.execute_sql(
+                "SELECT pg_advisory_xact_lock(%s::integer,"
+                " hashtext(coalesce(current_schema(), '')))",
+                (STARTUP_LOCK_KEY,),
+            )
         yield
 
 

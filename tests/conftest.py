@@ -220,9 +220,7 @@ def resource(resource_id: str, kind: str = "function") -> dict[str, Any]:
 
 
 @pytest.fixture
-def live_server(
-    tmp_path: Path, database_url: str, settings: Settings
-) -> Iterator[Any]:
+def live_server(tmp_path: Path, database_url: str, settings: Settings) -> Iterator[Any]:
     """A factory of real gunicorn servers on this test's database (stopped at teardown)."""
     from tests.server import LiveServer
 

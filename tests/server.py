@@ -2,6 +2,7 @@
 
 `LiveServer(database_url, state_dir, workers=N).start()` runs `gunicorn app.asgi:app` on a free
 loopback port and waits for /health; `stop()` ends it. Several instances may share a database.
+`spawn()` and `wait_ready()` are the two halves of `start()`, for starting several at once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -33,6 +35,7 @@ class LiveServer:
         state_dir: Path,
         workers: int = 2,
         env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -47,21 +50,32 @@ class LiveServer:
             "ALIEN_LOG_LEVEL": "WARNING",
             **(env or {}),
         }
+        self.args = list(args)  # more gunicorn options, e.g. ["--preload"]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> LiveServer:
+        return self.spawn().wait_ready(timeout)
+
+    def spawn(self) -> LiveServer:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self.process = self._spawn(log)
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> LiveServer:
+        """Until /health answers and every worker has finished starting (each has migrated,
+        bootstrapped and said so in the log), so no worker is still coming up behind a test."""
+        assert self.process is not None, "spawn() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
+            if self.log().count("Application startup complete") >= self.workers:
+                try:
+                    if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not come up in {timeout}s:\n{self.log()}")
@@ -69,9 +83,18 @@ class LiveServer:
     def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [
-                sys.executable, "-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker",
-                "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-                "--control-socket", str(self.state_dir / f"gunicorn-{self.port}.ctl"),
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-k",
+                "uvicorn_worker.UvicornWorker",
+                "-w",
+                str(self.workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--control-socket",
+                str(self.state_dir / f"gunicorn-{self.port}.ctl"),
+                *self.args,
                 "app.asgi:app",
             ],  # fmt: skip
             cwd=ROOT,
