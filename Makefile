@@ -56,5 +56,8 @@ fmt: $(VENV)/.test
 bench: $(VENV)/.test
 	$(PY) -m bench $(BENCH_ARGS)
 
+contract: $(VENV)/.test
+	$(PY) -m tests.contract.run $(CONTRACT_ARGS)
+
 clean:
 	rm -rf $(VENV) .alien-manager .pytest_cache .mypy_cache .ruff_cache

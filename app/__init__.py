@@ -25,7 +25,12 @@ from app.auth import bearer_handler
 from app.middleware import BodyLimit, HeadAsGet, JsonByDefault, PathGuard, RequestLog
 from app.settings import Settings
 from app.spec import overlay, raw_bytes, raw_spec
-from app.validation import VALIDATOR_MAP, compile_schemas
+from app.validation import (
+    VALIDATOR_MAP,
+    compile_schemas,
+    omit_combinator_nulls,
+    response_schemas,
+)
 from models.db import bind_database, db, make_database
 from models.schema import bootstrap, migrate
 
@@ -39,10 +44,15 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     compile_schemas()
 
     spec = overlay(raw_spec())
+    schemas = response_schemas(spec)
     app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":")))  # compact JSON
     app.add_api(
         spec,
-        resolver=Resolver(function_resolver=lambda op_id: bind(handlers.resolve(op_id), settings)),
+        resolver=Resolver(
+            function_resolver=lambda op_id: omit_combinator_nulls(
+                bind(handlers.resolve(op_id), settings), schemas.get(op_id, {})
+            )
+        ),
         pythonic_params=True,
         validate_responses=settings.validate_responses,
         validator_map=VALIDATOR_MAP,

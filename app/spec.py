@@ -3,8 +3,8 @@
 The file on disk is never written. `overlay()` returns a new dict that only *adds* to the raw
 spec (tests/app/test_spec.py proves it), for the defects listed in CONFORMANCE.md:
 
-1. `bearer_scheme`: declare the `bearer` security scheme that 15 operations reference.
-2. `secure_everything`: require it on every operation but `health` (the six deployments
+1. `bearer_scheme`: declare the `bearer` security scheme that 14 operations reference.
+2. `secure_everything`: require it on every operation but `health` (the seven deployments
    operations carry no security block, yet the server must authenticate them).
 3. `error_responses`: the AlienError body on the error statuses each operation really answers,
    so error bodies returned by handlers are validated too.

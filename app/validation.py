@@ -3,7 +3,10 @@
 Passed to Connexion as `validator_map`, so the schemas themselves stay as the file has them:
 
 - `nullable: true` beside `allOf`/`anyOf`/`oneOf` (17 places, no `type`) admits `null`, as the
-  Rust clients send it; Connexion only honours `nullable` on `type` and `enum`.
+  Rust clients send it; Connexion only honours `nullable` on `type` and `enum`. A strict
+  OpenAPI 3.0 reader does not (nullable needs a `type`), so in a response such a `null` is
+  omitted instead (`omit_combinator_nulls`, BEHAVIOUR.md §4: optional fields are omitted, never
+  null), e.g. where reconcile's `current` echoes the state a client sent with nulls in it.
 - `format: int32` / `int64` are range-checked (jsonschema knows neither).
 - a body that is not UTF-8 is a 400, not a 500 (JSON is UTF-8 whatever a charset says).
 - every schema failure of a body is listed in the error's `context.errors`.
@@ -11,14 +14,21 @@ Passed to Connexion as `validator_map`, so the schemas themselves stay as the fi
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
-from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator, allow_nullable
+from connexion.json_schema import (
+    Draft4RequestValidator,
+    Draft4ResponseValidator,
+    allow_nullable,
+    resolve_refs,
+)
 from connexion.validators import (
     FormDataValidator,
     MultiPartFormDataValidator,
@@ -29,7 +39,7 @@ from connexion.validators.json import JSONRequestBodyValidator, JSONResponseBody
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from jsonschema.validators import extend
 
-from app.spec import component_schema
+from app.spec import component_schema, operations
 
 MAX_LISTED_ERRORS = 20
 
@@ -103,6 +113,84 @@ class AlienJSONRequestBodyValidator(JSONRequestBodyValidator):
         if errors:
             raise ValidationProblem([describe(e) for e in errors[:MAX_LISTED_ERRORS]])
         return None
+
+
+COMBINATORS = ("allOf", "anyOf", "oneOf")
+
+
+def _nullable_beside_combinator(schema: Any) -> bool:
+    return (
+        isinstance(schema, dict)
+        and schema.get("nullable") is True
+        and "type" not in schema
+        and any(k in schema for k in COMBINATORS)
+    )
+
+
+def response_schemas(spec: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """operationId -> status -> the JSON schema of that response's body, `$ref`s resolved."""
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for _, _, op in operations(resolve_refs(spec)):
+        table[op["operationId"]] = {
+            status: response["content"]["application/json"]["schema"]
+            for status, response in op["responses"].items()
+            if "application/json" in response.get("content", {})
+        }
+    return table
+
+
+def omit_combinator_nulls(
+    handler: Callable[..., Any], schemas: dict[str, dict[str, Any]]
+) -> Callable[..., Any]:
+    """Wrap a handler so that its body omits the `null`s a strict reader of its response schema
+    would reject (see the module docstring). Untyped parts (`{}`) are left as they are."""
+
+    @functools.wraps(handler)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = handler(*args, **kwargs)
+        body, status = (result[0], result[1]) if isinstance(result, tuple) else (result, 200)
+        schema = schemas.get(str(status))
+        if schema is not None:
+            drop_null_combinators(schema, body)
+        return result
+
+    return call
+
+
+def drop_null_combinators(schema: dict[str, Any], value: Any) -> bool:
+    """Drop, from a valid `value`, the optional keys that are `null` where `schema` makes them
+    nullable only beside a combinator. Returns whether anything was dropped."""
+    changed = False
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        required = set(schema.get("required") or ())
+        for key in list(value):
+            sub = properties.get(key, extra if isinstance(extra, dict) else None)
+            if sub is None:
+                continue
+            if value[key] is None:
+                if _nullable_beside_combinator(sub) and key not in required:
+                    del value[key]
+                    changed = True
+            else:
+                changed |= drop_null_combinators(sub, value[key])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            changed |= drop_null_combinators(schema["items"], item)
+    if not isinstance(value, dict | list):
+        return changed
+    for sub in schema.get("allOf") or ():
+        changed |= drop_null_combinators(sub, value)
+    for key in ("anyOf", "oneOf"):
+        branches = [sub for sub in schema.get(key) or () if _is_valid(sub, value)]
+        for sub in branches[:1] if key == "oneOf" else branches:
+            changed |= drop_null_combinators(sub, value)
+    return changed
+
+
+def _is_valid(schema: dict[str, Any], value: Any) -> bool:
+    return bool(ResponseValidator(schema, format_checker=FORMATS).is_valid(value))
 
 
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
