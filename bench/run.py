@@ -31,7 +31,8 @@ from typing import Any
 
 from bench.load import Result, Target, measure, wrk_path
 from bench.scenarios import BASELINE_TARGETS, Scenario, app_scenarios, preflight, seed
-from bench.servers import APP, BASELINE, ROOT, postgres_database, postgres_reachable, serving
+from bench.servers import APP, BASELINE, postgres_database, postgres_reachable, serving
+from tests.server import ROOT
 
 
 @dataclass

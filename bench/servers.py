@@ -1,65 +1,30 @@
 """The servers a benchmark run starts: the real app and the baseline, by one command.
 
-Both are `BenchServer`s, so they differ only in the ASGI target gunicorn loads. The command is a
-copy of tests/server.py's `LiveServer._spawn` (which `make run` matches) with the target made a
-parameter; keep the two in step. PostgreSQL runs get a throwaway database created
-through the test suite's admin URL and dropped afterwards.
+Both are tests/server.py's `LiveServer` (the command `make run` uses); they differ only in the
+ASGI target gunicorn loads. PostgreSQL runs get a throwaway database created through the test
+suite's admin URL and dropped afterwards.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 from tests import pg
-from tests.server import ROOT, LiveServer
+from tests.server import LiveServer
 
 APP = "app.asgi:app"
 BASELINE = "bench.baseline:app"
 
 
-class BenchServer(LiveServer):
-    def __init__(
-        self, target: str, database_url: str, state_dir: Path, workers: int, env: dict[str, str]
-    ) -> None:
-        self.target = target
-        super().__init__(database_url, state_dir, workers=workers, env=env)
-
-    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-k",
-                "uvicorn_worker.UvicornWorker",
-                "-w",
-                str(self.workers),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--control-socket",
-                str(self.state_dir / f"gunicorn-{self.port}.ctl"),
-                self.target,
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
 @contextmanager
 def serving(
     target: str, database_url: str, state_dir: Path, workers: int, env: dict[str, str]
-) -> Iterator[BenchServer]:
-    server = BenchServer(target, database_url, state_dir, workers, env)
+) -> Iterator[LiveServer]:
+    server = LiveServer(database_url, state_dir, workers=workers, env=env, target=target)
     server.start(timeout=60)
     try:
         yield server

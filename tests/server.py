@@ -36,6 +36,7 @@ class LiveServer:
         workers: int = 2,
         env: dict[str, str] | None = None,
         args: Sequence[str] = (),
+        target: str = "app.asgi:app",
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -51,6 +52,7 @@ class LiveServer:
             **(env or {}),
         }
         self.args = list(args)  # more gunicorn options, e.g. ["--preload"]
+        self.target = target  # the ASGI app gunicorn loads (bench/ serves a baseline too)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> LiveServer:
@@ -95,7 +97,7 @@ class LiveServer:
                 "--control-socket",
                 str(self.state_dir / f"gunicorn-{self.port}.ctl"),
                 *self.args,
-                "app.asgi:app",
+                self.target,
             ],  # fmt: skip
             cwd=ROOT,
             env=self.env,
