@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import threading
+import time
 import weakref
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +26,7 @@ db = peewee.DatabaseProxy()
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
-    "busy_timeout": 10_000,
+    "busy_timeout": 30_000,  # a writer waits this long for another's transaction
     "foreign_keys": 1,
     "synchronous": "normal",
 }
@@ -85,6 +87,27 @@ class TimestampField(peewee.BigIntegerField):
         return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
 
 
+class SqliteWalDatabase(peewee.SqliteDatabase):
+    """SQLite that survives several processes opening a brand-new file at once.
+
+    Switching a new file to WAL takes an exclusive lock, and when two connections race for it
+    SQLite answers "database is locked" at once, without waiting out the busy timeout (it would
+    deadlock otherwise). Once the file is in WAL mode the pragma costs nothing, so only the very
+    first starts ever retry here.
+    """
+
+    def _set_pragmas(self, conn: Any) -> None:
+        for attempt in range(1, 100):
+            try:
+                super()._set_pragmas(conn)  # type: ignore[misc]
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                time.sleep(min(0.01 * attempt, 0.2))
+        super()._set_pragmas(conn)  # type: ignore[misc]
+
+
 class CheckedPooledPostgresqlDatabase(PooledPostgresqlDatabase):
     """Peewee's PostgreSQL pool (psycopg 3) that never hands out a dead connection.
 
@@ -135,8 +158,8 @@ def make_database(url: str, max_connections: int = 8) -> peewee.Database:
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         params = parse_db_url(url)
-        return peewee.SqliteDatabase(
-            params["database"], pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=10
+        return SqliteWalDatabase(
+            params["database"], pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=30
         )
     if scheme in POSTGRES_SCHEMES:
         params = parse_db_url(url, unquote_password=True, unquote_user=True)
