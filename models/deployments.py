@@ -20,7 +20,6 @@ STATUSES = (
 )  # fmt: skip
 FAILED = frozenset(s for s in STATUSES if s.endswith("-failed"))
 DELETING = frozenset({"delete-pending", "deleting", "delete-failed", "deleted"})
-IN_PROGRESS = frozenset({"initial-setup", "provisioning", "updating"})
 
 
 class Deployment(BaseModel):

@@ -175,6 +175,16 @@ class TestInfo:
         assert info["resources"]["db"] == resource("db", "postgres")
 
 
+def assert_removed(client, world):
+    """Gone for good: not found, counted out of its group, its token revoked."""
+    assert (
+        client.get(f"/v1/deployments/{world.deployment_id}", headers=world.admin).status_code == 404
+    )
+    group = client.get(f"/v1/deployment-groups/{world.group_id}", headers=world.admin).json()
+    assert group["deploymentCount"] == 0
+    assert client.get("/v1/whoami", headers=world.deployment).status_code == 401
+
+
 class TestDeletion:
     def test_is_two_phase(self, client, world):
         response = client.delete(f"/v1/deployments/{world.deployment_id}", headers=world.admin)
@@ -211,34 +221,14 @@ class TestDeletion:
         with db.connection_context():
             assert remove_deployment(world.deployment_id) is True
             assert remove_deployment(world.deployment_id) is False
-        assert (
-            client.get(f"/v1/deployments/{world.deployment_id}", headers=world.admin).status_code
-            == 404
-        )
-        assert (
-            client.get(f"/v1/deployment-groups/{world.group_id}", headers=world.admin).json()[
-                "deploymentCount"
-            ]
-            == 0
-        )
-        assert client.get("/v1/whoami", headers=world.deployment).status_code == 401
+        assert_removed(client, world)
 
     def test_force_removes_at_once(self, client, world):
         response = client.delete(
             f"/v1/deployments/{world.deployment_id}?force=true", headers=world.admin
         )
         assert response.status_code == 202
-        assert (
-            client.get(f"/v1/deployments/{world.deployment_id}", headers=world.admin).status_code
-            == 404
-        )
-        assert (
-            client.get(f"/v1/deployment-groups/{world.group_id}", headers=world.admin).json()[
-                "deploymentCount"
-            ]
-            == 0
-        )
-        assert client.get("/v1/whoami", headers=world.deployment).status_code == 401
+        assert_removed(client, world)
         assert client.get("/v1/whoami", headers=world.group).status_code == 200
 
     def test_freed_slot_can_be_reused(self, client, api):
