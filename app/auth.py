@@ -1,4 +1,4 @@
-"""The `bearer` scheme the spec references but never defines (BEHAVIOUR.md §2).
+"""The `bearer` scheme the spec references but never defines (docs/behaviour.md §2).
 
 It runs inside Connexion's security layer, before the body is validated, so an unauthenticated
 caller learns nothing about the request shape. The token lookup runs in a worker thread with

@@ -1,4 +1,4 @@
-"""One error shape: every failure a client sees is the spec's AlienError (BEHAVIOUR.md §3)."""
+"""One error shape: every failure a client sees is the spec's AlienError (docs/behaviour.md §3)."""
 
 from __future__ import annotations
 

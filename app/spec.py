@@ -9,7 +9,7 @@ spec (tests/app/test_spec.py proves it), for the defects listed in CONFORMANCE.m
 3. `error_responses`: the AlienError body on the error statuses each operation really answers,
    so error bodies returned by handlers are validated too.
 4. `extension_parameters`: the optional paging (`limit`, `cursor`), `include[]` and `force`
-   parameters of BEHAVIOUR.md §4 and §5.2, so Connexion validates and passes them.
+   parameters of docs/behaviour.md §4 and §5.2, so Connexion validates and passes them.
 
 Nullable beside `$ref`/`allOf`, int32/int64 ranges and non-UTF-8 bodies are handled in
 app/validation.py instead, leaving even the in-memory schemas untouched.
@@ -61,7 +61,7 @@ def secure_everything(spec: dict[str, Any]) -> None:
 
 
 def error_responses(spec: dict[str, Any]) -> None:
-    """BEHAVIOUR.md §8: the statuses the server emits though the spec does not declare them."""
+    """docs/behaviour.md §8: the statuses the server emits though the spec does not declare them."""
     for _, _, op in operations(spec):
         statuses = ["500"]
         if op["operationId"] not in PUBLIC_OPERATIONS:

@@ -5,7 +5,7 @@ Passed to Connexion as `validator_map`, so the schemas themselves stay as the fi
 - `nullable: true` beside `allOf`/`anyOf`/`oneOf` (17 places, no `type`) admits `null`, as the
   Rust clients send it; Connexion only honours `nullable` on `type` and `enum`. A strict
   OpenAPI 3.0 reader does not (nullable needs a `type`), so in a response such a `null` is
-  omitted instead (`omit_combinator_nulls`, BEHAVIOUR.md §4: optional fields are omitted, never
+  omitted instead (`omit_combinator_nulls`, docs/behaviour.md §4: optional fields are omitted, never
   null), e.g. where reconcile's `current` echoes the state a client sent with nulls in it.
 - `format: int32` / `int64` are range-checked (jsonschema knows neither).
 - a body that is not UTF-8 is a 400, not a 500 (JSON is UTF-8 whatever a charset says).

@@ -1,4 +1,4 @@
-"""resolve_credentials (BEHAVIOUR.md §5.4): the cloud client configuration for a deployment.
+"""resolve_credentials (docs/behaviour.md §5.4): the cloud client configuration for a deployment.
 
 Built from the server's own credentials (`Settings.cloud`, read from each cloud's standard
 environment variables), in the reference's `ClientConfig` wire form. Only an admin or a token

@@ -36,7 +36,7 @@ def _render(d: Deployment, group: DeploymentGroup | None = None) -> dict[str, An
 
 
 def _visible(caller: Caller, deployment_id: str) -> Deployment:
-    """404 for a missing deployment before 403 for one out of scope (BEHAVIOUR.md §2)."""
+    """404 for a missing deployment before 403 for one out of scope (docs/behaviour.md §2)."""
     deployment = Deployment.get_or_404(deployment_id)
     caller.require_deployment(deployment.id, deployment.deployment_group_id)
     return deployment

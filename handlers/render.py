@@ -7,7 +7,7 @@ from typing import Any
 
 
 def iso(at: datetime) -> str:
-    """RFC 3339 UTC with microseconds and `+00:00`, as BEHAVIOUR.md §1 prescribes."""
+    """RFC 3339 UTC with microseconds and `+00:00`, as docs/behaviour.md §1 prescribes."""
     return at.isoformat(timespec="microseconds")
 
 

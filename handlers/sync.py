@@ -1,4 +1,4 @@
-"""The sync protocol (BEHAVIOUR.md §7): acquire, reconcile, release, operator sync, initialize."""
+"""The sync protocol (docs/behaviour.md §7): acquire, reconcile, release, operator sync, initialize."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Operations that touch several tables. Each is one transaction.
 
 Creating a deployment counts it into its group; removing one counts it out and revokes its
-tokens; creating a release retargets the deployments it covers (BEHAVIOUR.md §6).
+tokens; creating a release retargets the deployments it covers (docs/behaviour.md §6).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from models.tokens import DEPLOYMENT, Caller, Token
 
 
 def target_group(caller: Caller, requested: str | None) -> str:
-    """The group a new deployment goes into (BEHAVIOUR.md §5.2)."""
+    """The group a new deployment goes into (docs/behaviour.md §5.2)."""
     if not caller.is_admin:
         if requested is not None and requested != caller.group_id:
             raise Forbidden("Access denied: the token is scoped to another deployment group")

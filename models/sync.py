@@ -1,7 +1,7 @@
 """The sync protocol's one home: leases on deployments, reconcile, release, operator targets.
 
 A lease is `locked_by` (the worker's session string) and `locked_at`. It is live for
-`ttl_seconds`; after that it is stale and the next acquire takes it over (BEHAVIOUR.md §7).
+`ttl_seconds`; after that it is stale and the next acquire takes it over (docs/behaviour.md §7).
 
 Every state change here is one transaction. On PostgreSQL acquire reads its candidates with
 `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent acquires never wait on each other and never

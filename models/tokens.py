@@ -78,7 +78,7 @@ class Token(BaseModel):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is asking, and the scope rules of BEHAVIOUR.md §2 in one place."""
+    """Who is asking, and the scope rules of docs/behaviour.md §2 in one place."""
 
     kind: str
     token_id: str

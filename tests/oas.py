@@ -6,11 +6,11 @@ server's own validation (Connexion + app/validation.py); it reads the file, not 
 
 - A documented status is validated by openapi-core (strict OpenAPI 3.0.3): status, media type
   and body. A success status the spec does not document for the operation is a violation.
-- An error status the spec does not document must be one of the deviations BEHAVIOUR.md §8
+- An error status the spec does not document must be one of the deviations docs/behaviour.md §8
   allows (`allowed_undocumented`), for that operation: 401/403 on every secured operation, 400
   only where there is a body or a query, 404/409/413/415 only where §8 names them.
 - Every error, documented or not, unknown path included, is the spec's `AlienError`
-  (BEHAVIOUR.md §3): valid against the spec's own schema, `httpStatusCode` equal to the status,
+  (docs/behaviour.md §3): valid against the spec's own schema, `httpStatusCode` equal to the status,
   a code from §3's table that belongs to that status, snake_case `context` keys,
   `WWW-Authenticate: Bearer` on a 401 and an `Allow` header naming the path's methods on a 405.
 - A 5xx is a violation, except the one §5.4 prescribes (`BEHAVIOURAL_500`).
@@ -40,12 +40,12 @@ BODY_OPERATIONS_WITHOUT_4XX = {
     "operator_sync", "acquire", "reconcile", "release",
 }  # fmt: skip
 EXTRA_404 = {"create_deployment", "resolve_credentials", "operator_sync", "reconcile"}
-#: Operations with the optional query parameters of BEHAVIOUR.md §4/§5.2 (paging, include[],
+#: Operations with the optional query parameters of docs/behaviour.md §4/§5.2 (paging, include[],
 #: force): a bad value there is a 400 even where the spec declares no parameter.
 EXTENSION_QUERY = {"list_deployment_groups", "list_deployments", "delete_deployment"}
 #: Paths outside the API that the server also serves.
 NOT_API = ("/openapi.json", "/ui")
-#: BEHAVIOUR.md §3: every error code and the one status it is sent with.
+#: docs/behaviour.md §3: every error code and the one status it is sent with.
 ERROR_CODES = {
     "UNAUTHORIZED": 401, "FORBIDDEN": 403, "VALIDATION_ERROR": 400, "BAD_REQUEST": 400,
     "MAX_DEPLOYMENTS_REACHED": 400, "DEPLOYMENT_NOT_FOUND": 404,
@@ -124,7 +124,7 @@ def _alien_error() -> Draft4Validator:
 
 
 def allowed_undocumented(op: dict[str, Any], status: int) -> bool:
-    """BEHAVIOUR.md §8, as a predicate: an error status `op` may answer though the spec does
+    """docs/behaviour.md §8, as a predicate: an error status `op` may answer though the spec does
     not declare it."""
     op_id = op["operationId"]
     secured = op_id != "health"

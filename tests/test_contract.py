@@ -2,7 +2,7 @@
 
 The schema is the file itself (not the overlay Connexion serves), with the deviations of
 schemathesis.toml and nothing else. Every schemathesis check runs, plus the checks of
-tests/contract/hooks.py (openapi-core on every response, BEHAVIOUR.md §2 scope, semantic-only
+tests/contract/hooks.py (openapi-core on every response, docs/behaviour.md §2 scope, semantic-only
 400s for schema-valid input). The admin runs every operation through the examples, coverage
 and fuzzing phases; a deployment-group token and a deployment token run every operation through
 examples and fuzzing; all three run the stateful phase, where the links schemathesis infers

@@ -1,4 +1,4 @@
-"""resolve_credentials (BEHAVIOUR.md §5.4): the server's cloud settings, per platform."""
+"""resolve_credentials (docs/behaviour.md §5.4): the server's cloud settings, per platform."""
 
 from __future__ import annotations
 

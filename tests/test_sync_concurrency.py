@@ -1,4 +1,4 @@
-"""Leases under real concurrency and after crashes (BEHAVIOUR.md §7, §7.1).
+"""Leases under real concurrency and after crashes (docs/behaviour.md §7, §7.1).
 
 One holder per deployment: 8 worker threads drive 50 deployments through a real two-worker
 gunicorn server while releases keep arriving. Leases expire: a worker that dies holding

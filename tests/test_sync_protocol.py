@@ -1,4 +1,4 @@
-"""The sync protocol end to end (BEHAVIOUR.md §7), as the two kinds of client use it.
+"""The sync protocol end to end (docs/behaviour.md §7), as the two kinds of client use it.
 
 A push-mode worker leases deployments (acquire), reports every step of its deployment engine
 (reconcile) and gives the lease back (release). A pull-mode operator runs inside the target

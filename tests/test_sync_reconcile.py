@@ -1,4 +1,4 @@
-"""Reconcile, release, operator sync and initialize: the rules of BEHAVIOUR.md §7.2–§7.5."""
+"""Reconcile, release, operator sync and initialize: the rules of docs/behaviour.md §7.2–§7.5."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who may call the sync and credentials operations on what (BEHAVIOUR.md §2), as one table.
+"""Who may call the sync and credentials operations on what (docs/behaviour.md §2), as one table.
 
 The target is deployment `mine` in group `main`. Callers: an admin; the DG token of `main`;
 the DG token of another group; `mine`'s own deployment token; and the token of `sibling`, a

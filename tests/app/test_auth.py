@@ -1,4 +1,4 @@
-"""BEHAVIOUR.md §2: who may call what. Authentication comes before anything else."""
+"""docs/behaviour.md §2: who may call what. Authentication comes before anything else."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""BEHAVIOUR.md §3: every error, from a handler or the framework, is an AlienError."""
+"""docs/behaviour.md §3: every error, from a handler or the framework, is an AlienError."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 auth); `run` drives the deep CLI pass. Both runs use the verbatim openapi.json and the
 repository's schemathesis.toml, and configure the server the same way: every cloud's
 credentials set (to harmless fake values), so that resolve_credentials answers 200 for every
-platform and the one behavioural 5xx (BEHAVIOUR.md §5.4, a server without a cloud's
+platform and the one behavioural 5xx (docs/behaviour.md §5.4, a server without a cloud's
 credentials) never masks a real one.
 """
 
@@ -25,7 +25,7 @@ class DeploymentToken:
     """The deployment caller's credentials, kept valid for a whole fuzzing run.
 
     A deployment token may remove its own deployment (reconcile with status `deleted`,
-    BEHAVIOUR.md §7.2), which revokes the token (§5.2): correct, and the fuzzer finds it
+    docs/behaviour.md §7.2), which revokes the token (§5.2): correct, and the fuzzer finds it
     quickly, but every later call would then be a 401. So before each call the token is
     checked (`whoami`) and, once revoked, replaced the way an operator recovers: `initialize`
     with the group's token and the deployment's name (§7.5), which answers a fresh token for

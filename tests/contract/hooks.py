@@ -1,4 +1,4 @@
-"""Schemathesis hooks: checks for what BEHAVIOUR.md says and the spec cannot.
+"""Schemathesis hooks: checks for what docs/behaviour.md says and the spec cannot.
 
 Registered on import with `@schemathesis.check`, so they run beside schemathesis's own checks
 wherever this module is loaded: tests/test_contract.py imports it, and `make contract`
@@ -6,12 +6,12 @@ wherever this module is loaded: tests/test_contract.py imports it, and `make con
 
 - `openapi_core_conformance`: the second validator (tests/oas.py) on every response. It is
   what keeps the deviations in schemathesis.toml exact: where a schemathesis check is relaxed
-  for an operation, this one still allows only BEHAVIOUR.md §8's statuses there.
-- `caller_scope`: who gets what (BEHAVIOUR.md §2). Nobody authenticated sees a 401, an admin
+  for an operation, this one still allows only docs/behaviour.md §8's statuses there.
+- `caller_scope`: who gets what (docs/behaviour.md §2). Nobody authenticated sees a 401, an admin
   never a 403, and a deployment-group or deployment token sees only 2xx, 403, 404 and
   request errors (400/415), plus 409 on reconcile (another session's lease).
 - `schema_valid_input_is_not_a_validation_error`: a 400 for schema-valid input must be one of
-  BEHAVIOUR.md's semantic refusals, never VALIDATION_ERROR (our validators disagreeing with the
+  docs/behaviour.md's semantic refusals, never VALIDATION_ERROR (our validators disagreeing with the
   spec, e.g. a `null` the spec allows).
 
 For the CLI's deployment-token pass it also registers the caller's auth
@@ -31,7 +31,7 @@ import schemathesis
 from tests import oas
 from tests.contract import DeploymentToken
 
-#: BEHAVIOUR.md §1: the token prefix says who is calling.
+#: docs/behaviour.md §1: the token prefix says who is calling.
 TOKEN_KINDS = (("ax_admin_", "admin"), ("ax_dg_", "deployment-group"), ("ax_deploy_", "deployment"))
 REQUEST_ERRORS = {400, 415}
 
@@ -82,7 +82,7 @@ def caller_scope(ctx: Any, response: Any, case: Any) -> None:
         assert status != 403, f"admin refused by {op_id}: {response.content[:300]!r}"
         return
     allowed = {403, 404, *REQUEST_ERRORS} | ({409} if op_id == "reconcile" else set())
-    assert status in allowed, f"{kind} token got {status} from {op_id} (BEHAVIOUR.md §2)"
+    assert status in allowed, f"{kind} token got {status} from {op_id} (docs/behaviour.md §2)"
 
 
 @schemathesis.check

@@ -1,4 +1,4 @@
-"""Deployments as BEHAVIOUR.md §4 and §5.2 describe them."""
+"""Deployments as docs/behaviour.md §4 and §5.2 describe them."""
 
 from __future__ import annotations
 

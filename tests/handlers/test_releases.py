@@ -1,4 +1,4 @@
-"""Releases (BEHAVIOUR.md §5.3) and their propagation to deployments (§6)."""
+"""Releases (docs/behaviour.md §5.3) and their propagation to deployments (§6)."""
 
 from __future__ import annotations
 

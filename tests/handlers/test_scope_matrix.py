@@ -1,4 +1,4 @@
-"""BEHAVIOUR.md §2 for the deployments, releases and groups operations, as one table.
+"""docs/behaviour.md §2 for the deployments, releases and groups operations, as one table.
 
 Callers: `admin`, `group` (DG token of the main group), `deployment` (token of the main group's
 deployment), `sibling` (token of another deployment in the same group). Targets: `own` (the
