@@ -1,7 +1,11 @@
-"""Bearer tokens and the callers they authenticate.
+"""Bearer tokens, the callers they authenticate, and their revocation (docs/behaviour.md §2).
 
 Only sha256(token) and a 12-character display prefix are stored; the raw token exists only in
-the response (or the first-start message) that mints it.
+the response (or the first-start message) that mints it. Revoking deletes the record, and every
+request looks its token up afresh (there is no cache), so a revoked token fails at once on
+every worker of every instance sharing the database. `last_used_at` is kept to the minute: an
+authentication writes it only when the stored value is a minute old, with one conditional
+UPDATE, so requests do not each write.
 """
 
 from __future__ import annotations
@@ -10,16 +14,23 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import peewee
 
 from models import clock
-from models.db import BaseModel, TimestampField
+from models.db import BaseModel, TimestampField, db
 from models.errors import Forbidden
 from models.groups import DeploymentGroup
 
 ADMIN, GROUP, DEPLOYMENT = "admin", "deployment-group", "deployment"
 PREFIXES = {ADMIN: "ax_admin_", GROUP: "ax_dg_", DEPLOYMENT: "ax_deploy_"}
+DISPLAYED = 12  # characters of a token kept for display
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+class TokenSelectionError(LookupError):
+    """A revocation named no token, or more than one."""
 
 
 def hash_token(raw: str) -> str:
@@ -36,6 +47,10 @@ class Token(BaseModel):
     deployment_group_id: str | None
     deployment_id = peewee.CharField(null=True, index=True)
     created_at = TimestampField()
+    # Since migration 2: registered from ALIEN_ADMIN_TOKEN (so a new value can revoke it), and
+    # when it last authenticated, to the minute.
+    configured = peewee.BooleanField(default=False)
+    last_used_at = TimestampField(null=True)
 
     @classmethod
     def mint(cls, kind: str, group_id: str | None = None, deployment_id: str | None = None) -> str:
@@ -46,22 +61,98 @@ class Token(BaseModel):
 
     @classmethod
     def register(
-        cls, raw: str, kind: str, group_id: str | None = None, deployment_id: str | None = None
+        cls,
+        raw: str,
+        kind: str,
+        group_id: str | None = None,
+        deployment_id: str | None = None,
+        configured: bool = False,
     ) -> Token:
         return cls.create(
             id=f"tok_{uuid.uuid4()}",
             kind=kind,
             token_hash=hash_token(raw),
-            prefix=raw[:12],
+            prefix=raw[:DISPLAYED],
             deployment_group=group_id,
             deployment_id=deployment_id,
             created_at=clock.now(),
+            configured=configured,
         )
+
+    @classmethod
+    def register_configured_admin(cls, raw: str) -> int:
+        """Accept `raw` (the value of ALIEN_ADMIN_TOKEN) as an admin token, and revoke the one
+        an earlier, different value registered. Idempotent; returns how many were revoked.
+        Run it inside a transaction (bootstrap's)."""
+        digest = hash_token(raw)
+        if not cls.update(configured=True).where(cls.token_hash == digest).execute():
+            cls.register(raw, ADMIN, configured=True)
+        return cls.delete().where(cls.configured & (cls.token_hash != digest)).execute()
 
     @classmethod
     def authenticate(cls, raw: str) -> Caller | None:
         token = cls.get_or_none(cls.token_hash == hash_token(raw))
-        return None if token is None else token.caller()
+        if token is None:
+            return None
+        token.mark_used()
+        return token.caller()
+
+    def mark_used(self) -> None:
+        """Record the use, unless it was recorded less than a minute ago (then: no write)."""
+        now = clock.now()
+        if self.last_used_at is not None and now - self.last_used_at < LAST_USED_EVERY:
+            return
+        stale = Token.last_used_at.is_null() | (Token.last_used_at <= now - LAST_USED_EVERY)
+        Token.update(last_used_at=now).where((Token.id == self.id) & stale).execute()
+
+    @classmethod
+    def listing(cls, kind: str | None = None, group_id: str | None = None) -> list[Token]:
+        query = cls.select().order_by(cls.created_at, cls.id)
+        if kind is not None:
+            query = query.where(cls.kind == kind)
+        if group_id is not None:
+            query = query.where(cls.deployment_group == group_id)
+        return list(query)
+
+    @classmethod
+    def select_one(cls, selector: str) -> Token:
+        """The one token `selector` names: its record id (`tok_…`), the whole raw token, or
+        the start of its display prefix. Raises TokenSelectionError for none or several."""
+        query_by_hash = not selector.startswith("tok_") and len(selector) > DISPLAYED
+        if selector.startswith("tok_"):
+            query = cls.select().where(cls.id == selector)
+        elif query_by_hash:
+            query = cls.select().where(cls.token_hash == hash_token(selector))
+        else:
+            start = peewee.fn.SUBSTR(cls.prefix, 1, len(selector))
+            query = cls.select().where(start == selector)
+        found = list(query.order_by(cls.created_at, cls.id).limit(11))
+        if not found:
+            hint = f" (a prefix has at most {DISPLAYED} characters)" if query_by_hash else ""
+            raise TokenSelectionError(f"no token matches {selector!r}{hint}")
+        if len(found) > 1:
+            ids = ", ".join(t.id for t in found[:10]) + (", …" if len(found) > 10 else "")
+            raise TokenSelectionError(
+                f"{selector!r} matches more than one token ({ids}); name one by its id"
+            )
+        return found[0]
+
+    @classmethod
+    def revoke(cls, selector: str) -> Token:
+        """Delete the one token `selector` names (see select_one); return what it was."""
+        with db.atomic():
+            token = cls.select_one(selector)
+            cls.delete().where(cls.id == token.id).execute()
+        return token
+
+    @classmethod
+    def rotate_admin(cls) -> tuple[str, list[Token]]:
+        """Mint a new admin token and revoke every other admin token, in one transaction."""
+        with db.atomic():
+            others = list(cls.select().where(cls.kind == ADMIN))
+            raw = cls.mint(ADMIN)
+            cls.delete().where(cls.id.in_([t.id for t in others])).execute()
+        return raw, others
 
     @classmethod
     def revoke_for_deployment(cls, deployment_id: str) -> int:
