@@ -44,6 +44,8 @@ class Var:
     def display(self, value: Any) -> str:
         if value is None or value == "":
             return "(unset)"
+        if isinstance(value, bool):
+            return "on" if value else "off"
         return self.show(value) if self.show is not None else str(value)
 
 

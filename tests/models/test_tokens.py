@@ -69,12 +69,10 @@ def test_an_ambiguous_prefix_revokes_nothing_and_names_the_candidates(storage):
 
 
 @pytest.mark.parametrize(
-    "selector", ["ax_dg_zz", "tok_nope", "ax_admin_" + "f" * 40, "ax_deploy_0"]
+    "selector", ["ax_dg_zz", "tok_nope", "ax_admin_" + "f" * 40, "ax_deploy_g"]
 )
 def test_an_unknown_selector_revokes_nothing(storage, selector):
-    raw = Token.mint(DEPLOYMENT, group(), "dep_x")
-    if raw.startswith(selector):
-        pytest.skip("the random token happens to start with the selector")
+    raw = Token.mint(DEPLOYMENT, group(), "dep_x")  # hex after the prefix: none above matches
     with pytest.raises(TokenSelectionError, match="no token matches"):
         Token.revoke(selector)
     assert Token.authenticate(raw) is not None
