@@ -28,8 +28,8 @@ EX_FAILED = 1  # the command could not do what was asked (unknown or ambiguous t
 EX_USAGE = 2  # click's own: a bad option or argument
 EX_CONFIG = 78  # sysexits' EX_CONFIG: a variable cannot be parsed, the database cannot be opened
 CONFIGURED_NOTE = (
-    "note: {} came from ALIEN_ADMIN_TOKEN; a server started with that value registers it "
-    "again, so change or unset the variable too"
+    "note: {} came from ALIEN_ADMIN_TOKEN; servers still configured with that value no longer "
+    "accept it: set a new value (or unset it) before their next start"
 )
 EPILOG = (
     "Exit codes: 0 done; 1 the command failed (e.g. unknown or ambiguous token); "
@@ -114,11 +114,13 @@ KINDS = {"admin": ADMIN, "group": GROUP, "deployment": DEPLOYMENT}
 @tokens.command("list")
 @click.option("--kind", type=click.Choice(sorted(KINDS)), help="Only tokens of this kind.")
 @click.option("--group", "group_id", metavar="ID", help="Only tokens of this deployment group.")
+@click.option("--all", "revoked", is_flag=True, help="Revoked tokens too.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def list_tokens(kind: str | None, group_id: str | None, as_json: bool) -> None:
-    """Every token: id, kind, prefix, group, deployment, created, last used (to the minute)."""
+def list_tokens(kind: str | None, group_id: str | None, revoked: bool, as_json: bool) -> None:
+    """Every active token: id, kind, prefix, group, deployment, created, last used (to the
+    minute); with --all the revoked ones too, and when they were revoked."""
     with storage():
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": t.id,
                 "kind": t.kind,
@@ -128,15 +130,17 @@ def list_tokens(kind: str | None, group_id: str | None, as_json: bool) -> None:
                 "created": _time(t.created_at),
                 "lastUsed": _time(t.last_used_at),
                 "configured": t.configured,
+                "revoked": _time(t.revoked_at),
             }
-            for t in Token.listing(KINDS.get(kind or ""), group_id)
+            for t in Token.listing(KINDS.get(kind or ""), group_id, revoked)
         ]
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))
         return
+    header = ["ID", "KIND", "PREFIX", "GROUP", "DEPLOYMENT", "CREATED", "LAST USED", "REVOKED"]
     _table(
-        ["ID", "KIND", "PREFIX", "GROUP", "DEPLOYMENT", "CREATED", "LAST USED"],
+        header[: 8 if revoked else 7],
         [
             [
                 r["id"],
@@ -146,7 +150,8 @@ def list_tokens(kind: str | None, group_id: str | None, as_json: bool) -> None:
                 r["deployment"] or "-",
                 r["created"],
                 r["lastUsed"] or "never",
-            ]
+                r["revoked"] or "-",
+            ][: 8 if revoked else 7]
             for r in rows
         ],
     )

@@ -101,7 +101,7 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
         -wal and -shm files the same mode."""
         if self.database != ":memory:" and not self.database.startswith("file:"):
             os.close(os.open(self.database, os.O_RDWR | os.O_CREAT, 0o600))
-        return super()._connect()
+        return super()._connect()  # type: ignore[misc]
 
     def _set_pragmas(self, conn: Any) -> None:
         for attempt in range(1, 100):

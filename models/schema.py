@@ -14,6 +14,7 @@ tests/models/test_tokens.py upgrades a version-1 database.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -31,6 +32,8 @@ from models.tokens import ADMIN, Token
 STARTUP_LOCK_KEY = 0x616C6965  # "alie": with the schema's hash, the advisory lock starters take
 DEV_GROUP_ID = "local-dev"
 
+log = logging.getLogger("alien")
+
 
 class SchemaMigration(BaseModel):
     version = peewee.IntegerField(primary_key=True)
@@ -45,19 +48,20 @@ def _initial_tables() -> None:
     db.create_tables(TABLES)
 
 
-def _token_origin_and_last_use() -> None:
-    """Token.configured and Token.last_used_at (docs/behaviour.md §2: revocation)."""
+def _token_revocation() -> None:
+    """Token.configured, .last_used_at and .revoked_at (docs/behaviour.md §2: revocation)."""
     migrator = SchemaMigrator.from_database(db.obj)
     table = Token._meta.table_name
     alter(
         migrator.add_column(table, "configured", peewee.BooleanField(default=False)),
         migrator.add_column(table, "last_used_at", TimestampField(null=True)),
+        migrator.add_column(table, "revoked_at", TimestampField(null=True)),
     )
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial tables", _initial_tables),
-    (2, "token origin and last use", _token_origin_and_last_use),
+    (2, "token origin, last use, revocation", _token_revocation),
 ]
 
 
@@ -94,9 +98,9 @@ def bootstrap(admin_token: str | None, dev_mode: bool) -> str | None:
     """Ensure an admin can get in. Returns a newly minted admin token, exactly once ever.
 
     With `admin_token` given, that token is registered (idempotently), the one an earlier
-    different value registered is revoked, and nothing is minted. Without it, a token the
-    variable registered before stays valid (a command run without the variable set changes
-    nothing).
+    different value registered is revoked, and nothing is minted; a revoked value is refused
+    with a warning. Without it, a token the variable registered before stays valid; when no
+    admin token is active (all revoked), a new one is minted.
     """
     with exclusive():
         if dev_mode and DeploymentGroup.get_or_none(DeploymentGroup.id == DEV_GROUP_ID) is None:
@@ -104,8 +108,11 @@ def bootstrap(admin_token: str | None, dev_mode: bool) -> str | None:
                 id=DEV_GROUP_ID, name=DEV_GROUP_ID, max_deployments=100, created_at=clock.now()
             )
         if admin_token is not None:
-            Token.register_configured_admin(admin_token)
+            if not Token.register_configured_admin(admin_token):
+                log.warning(
+                    "ALIEN_ADMIN_TOKEN holds a revoked token: not accepted (set a new value)"
+                )
             return None
-        if Token.select().where(Token.kind == ADMIN).exists():
+        if Token.active().where(Token.kind == ADMIN).exists():
             return None
         return Token.mint(ADMIN)

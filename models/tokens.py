@@ -1,9 +1,10 @@
 """Bearer tokens, the callers they authenticate, and their revocation (docs/behaviour.md §2).
 
 Only sha256(token) and a 12-character display prefix are stored; the raw token exists only in
-the response (or the first-start message) that mints it. Revoking deletes the record, and every
-request looks its token up afresh (there is no cache), so a revoked token fails at once on
-every worker of every instance sharing the database. `last_used_at` is kept to the minute: an
+the response (or the first-start message) that mints it. Revoking marks the record (kept, so a
+revoked value is never accepted again), and every request looks its token up afresh (there is
+no cache), so a revoked token fails at once on every worker of every instance sharing the
+database. `last_used_at` is kept to the minute: an
 authentication writes it only when the stored value is a minute old, with one conditional
 UPDATE, so requests do not each write.
 """
@@ -47,10 +48,16 @@ class Token(BaseModel):
     deployment_group_id: str | None
     deployment_id = peewee.CharField(null=True, index=True)
     created_at = TimestampField()
-    # Since migration 2: registered from ALIEN_ADMIN_TOKEN (so a new value can revoke it), and
-    # when it last authenticated, to the minute.
+    # Since migration 2: registered from ALIEN_ADMIN_TOKEN (so a new value can revoke it); when
+    # it last authenticated, to the minute; when it was revoked (kept, so a revoked value is
+    # never accepted again, not even from the configuration).
     configured = peewee.BooleanField(default=False)
     last_used_at = TimestampField(null=True)
+    revoked_at = TimestampField(null=True)
+
+    @classmethod
+    def active(cls) -> peewee.ModelSelect[Token]:
+        return cls.select().where(cls.revoked_at.is_null())
 
     @classmethod
     def mint(cls, kind: str, group_id: str | None = None, deployment_id: str | None = None) -> str:
@@ -80,18 +87,26 @@ class Token(BaseModel):
         )
 
     @classmethod
-    def register_configured_admin(cls, raw: str) -> int:
-        """Accept `raw` (the value of ALIEN_ADMIN_TOKEN) as an admin token, and revoke the one
-        an earlier, different value registered. Idempotent; returns how many were revoked.
-        Run it inside a transaction (bootstrap's)."""
+    def register_configured_admin(cls, raw: str) -> bool:
+        """Accept `raw` (the value of ALIEN_ADMIN_TOKEN) as an admin token and revoke the one
+        an earlier, different value registered. Idempotent. A value that was revoked is not
+        accepted again and revokes nothing (a worker still configured with the old value must
+        not undo a rotation): returns False. Run it inside a transaction (bootstrap's)."""
         digest = hash_token(raw)
-        if not cls.update(configured=True).where(cls.token_hash == digest).execute():
+        existing = cls.get_or_none(cls.token_hash == digest)
+        if existing is not None and existing.revoked_at is not None:
+            return False
+        if existing is None:
             cls.register(raw, ADMIN, configured=True)
-        return cls.delete().where(cls.configured & (cls.token_hash != digest)).execute()
+        elif not existing.configured:
+            cls.update(configured=True).where(cls.id == existing.id).execute()
+        stale = cls.configured & cls.revoked_at.is_null() & (cls.token_hash != digest)
+        cls.update(revoked_at=clock.now()).where(stale).execute()
+        return True
 
     @classmethod
     def authenticate(cls, raw: str) -> Caller | None:
-        token = cls.get_or_none(cls.token_hash == hash_token(raw))
+        token = cls.active().where(cls.token_hash == hash_token(raw)).first()
         if token is None:
             return None
         token.mark_used()
@@ -106,8 +121,11 @@ class Token(BaseModel):
         Token.update(last_used_at=now).where((Token.id == self.id) & stale).execute()
 
     @classmethod
-    def listing(cls, kind: str | None = None, group_id: str | None = None) -> list[Token]:
-        query = cls.select().order_by(cls.created_at, cls.id)
+    def listing(
+        cls, kind: str | None = None, group_id: str | None = None, revoked: bool = False
+    ) -> list[Token]:
+        """Active tokens (and revoked ones too with `revoked`), oldest first."""
+        query = (cls.select() if revoked else cls.active()).order_by(cls.created_at, cls.id)
         if kind is not None:
             query = query.where(cls.kind == kind)
         if group_id is not None:
@@ -116,20 +134,21 @@ class Token(BaseModel):
 
     @classmethod
     def select_one(cls, selector: str) -> Token:
-        """The one token `selector` names: its record id (`tok_…`), the whole raw token, or
-        the start of its display prefix. Raises TokenSelectionError for none or several."""
-        query_by_hash = not selector.startswith("tok_") and len(selector) > DISPLAYED
+        """The one active token `selector` names: its record id (`tok_…`), the whole raw
+        token, or the start of its display prefix. Raises TokenSelectionError for none or
+        several."""
+        by_hash = not selector.startswith("tok_") and len(selector) > DISPLAYED
         if selector.startswith("tok_"):
-            query = cls.select().where(cls.id == selector)
-        elif query_by_hash:
-            query = cls.select().where(cls.token_hash == hash_token(selector))
+            query = cls.active().where(cls.id == selector)
+        elif by_hash:
+            query = cls.active().where(cls.token_hash == hash_token(selector))
         else:
             start = peewee.fn.SUBSTR(cls.prefix, 1, len(selector))
-            query = cls.select().where(start == selector)
+            query = cls.active().where(start == selector)
         found = list(query.order_by(cls.created_at, cls.id).limit(11))
         if not found:
-            hint = f" (a prefix has at most {DISPLAYED} characters)" if query_by_hash else ""
-            raise TokenSelectionError(f"no token matches {selector!r}{hint}")
+            hint = f" (a prefix has at most {DISPLAYED} characters)" if by_hash else ""
+            raise TokenSelectionError(f"no active token matches {selector!r}{hint}")
         if len(found) > 1:
             ids = ", ".join(t.id for t in found[:10]) + (", …" if len(found) > 10 else "")
             raise TokenSelectionError(
@@ -139,19 +158,20 @@ class Token(BaseModel):
 
     @classmethod
     def revoke(cls, selector: str) -> Token:
-        """Delete the one token `selector` names (see select_one); return what it was."""
+        """Revoke the one active token `selector` names (see select_one); return it."""
         with db.atomic():
             token = cls.select_one(selector)
-            cls.delete().where(cls.id == token.id).execute()
+            cls.update(revoked_at=clock.now()).where(cls.id == token.id).execute()
         return token
 
     @classmethod
     def rotate_admin(cls) -> tuple[str, list[Token]]:
         """Mint a new admin token and revoke every other admin token, in one transaction."""
         with db.atomic():
-            others = list(cls.select().where(cls.kind == ADMIN))
+            others = list(cls.active().where(cls.kind == ADMIN))
             raw = cls.mint(ADMIN)
-            cls.delete().where(cls.id.in_([t.id for t in others])).execute()
+            revoked = cls.id.in_([t.id for t in others])
+            cls.update(revoked_at=clock.now()).where(revoked).execute()
         return raw, others
 
     @classmethod

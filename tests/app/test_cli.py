@@ -72,7 +72,7 @@ def test_rotation_revokes_every_other_admin_token_and_rewrites_the_file(run, cli
     path = settings.state_dir / "admin-token"
     assert path.read_text() == new + "\n" and stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "revoked 2 other admin token(s)" in result.stderr
-    assert "came from ALIEN_ADMIN_TOKEN" in result.stderr  # it comes back at the next start
+    assert "came from ALIEN_ADMIN_TOKEN" in result.stderr  # set a new value before restarting
 
 
 def test_tokens_list_shows_every_token_but_never_a_secret(run, api, world, settings):
@@ -119,8 +119,8 @@ def test_tokens_revoke_by_prefix(run, client, world):
     "selector, message",
     [
         ("ax_", "alien-server: 'ax_' matches more than one token (tok_"),
-        ("ax_dg_zzz", "alien-server: no token matches 'ax_dg_zzz'"),
-        ("tok_missing", "alien-server: no token matches 'tok_missing'"),
+        ("ax_dg_zzz", "alien-server: no active token matches 'ax_dg_zzz'"),
+        ("tok_missing", "alien-server: no active token matches 'tok_missing'"),
     ],
 )
 def test_tokens_revoke_refuses_an_unknown_or_ambiguous_selector(

@@ -73,7 +73,7 @@ def test_an_ambiguous_prefix_revokes_nothing_and_names_the_candidates(storage):
 )
 def test_an_unknown_selector_revokes_nothing(storage, selector):
     raw = Token.mint(DEPLOYMENT, group(), "dep_x")  # hex after the prefix: none above matches
-    with pytest.raises(TokenSelectionError, match="no token matches"):
+    with pytest.raises(TokenSelectionError, match="no active token matches"):
         Token.revoke(selector)
     assert Token.authenticate(raw) is not None
 
@@ -88,7 +88,7 @@ def test_rotation_leaves_exactly_the_new_admin_token(storage):
 
 
 def admins() -> set[str]:
-    return {t.token_hash for t in Token.select().where(Token.kind == ADMIN)}
+    return {t.token_hash for t in Token.active().where(Token.kind == ADMIN)}
 
 
 def test_a_changed_admin_token_variable_revokes_the_previous_value(storage):
@@ -99,6 +99,32 @@ def test_a_changed_admin_token_variable_revokes_the_previous_value(storage):
     bootstrap(NEW, dev_mode=False)
     assert admins() == {hash_token(minted), hash_token(NEW)}
     assert Token.authenticate(OLD) is None and Token.authenticate(NEW) is not None
+
+
+def test_a_worker_still_configured_with_a_revoked_value_does_not_undo_the_change(storage, caplog):
+    """Rolling a new value out: a worker of an instance not yet restarted may restart itself
+    (a crash, max_requests) with the old value. It must not bring the old token back, nor
+    revoke the new one."""
+    bootstrap(OLD, dev_mode=False)
+    bootstrap(NEW, dev_mode=False)
+    bootstrap(OLD, dev_mode=False)
+    assert Token.authenticate(OLD) is None and Token.authenticate(NEW) is not None
+    assert "ALIEN_ADMIN_TOKEN holds a revoked token" in caplog.text
+
+
+def test_a_revoked_token_is_kept_but_never_accepted_again(storage):
+    raw = Token.mint(GROUP, group())
+    Token.revoke(raw)
+    with pytest.raises(TokenSelectionError, match="no active token matches"):
+        Token.revoke(raw)  # already revoked
+    assert [t.revoked_at is not None for t in Token.listing(GROUP, revoked=True)] == [True]
+    assert Token.listing(GROUP) == [] and Token.authenticate(raw) is None
+
+
+def test_when_every_admin_token_is_revoked_the_next_start_mints_one(storage):
+    Token.revoke(Token.mint(ADMIN))
+    minted = bootstrap(None, dev_mode=False)
+    assert minted is not None and Token.authenticate(minted) is not None
 
 
 def test_a_start_without_the_variable_keeps_the_configured_token(storage):
