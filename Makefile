@@ -24,10 +24,10 @@ $(VENV)/.test: pyproject.toml $(VENV)/.run
 install: $(VENV)/.run
 
 run: $(VENV)/.run
-	$(VENV)/bin/gunicorn -k uvicorn_worker.UvicornWorker -w $(WEB_CONCURRENCY) -b $(HOST):$(PORT) app.asgi:app
+	$(VENV)/bin/alien-server serve
 
 admin-token: $(VENV)/.run
-	$(PY) -m app admin-token
+	$(VENV)/bin/alien-server admin-token
 
 test: test-sqlite
 	@if $(PY) -m tests.pg; then $(MAKE) --no-print-directory test-postgres; \

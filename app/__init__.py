@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import peewee
 from connexion import FlaskApp
 from connexion.context import context
 from connexion.jsonifier import Jsonifier
@@ -23,7 +24,7 @@ import handlers
 from app import errors
 from app.auth import bearer_handler
 from app.middleware import BodyLimit, HeadAsGet, JsonByDefault, PathGuard, RequestLog
-from app.settings import Settings
+from app.settings import ConfigError, Settings, without_password
 from app.spec import overlay, raw_bytes, raw_spec
 from app.validation import (
     VALIDATOR_MAP,
@@ -75,24 +76,52 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
 
 def prepare_storage(settings: Settings) -> None:
     """Connect, migrate, bootstrap: safe when every worker of every instance does it at once."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    bind_database(make_database(settings.database_url, settings.db_max_connections))
+    open_storage(settings)
     with db.connection_context():
-        migrate()
         minted = bootstrap(settings.admin_token, settings.dev_mode)
     if minted is not None:
         announce_admin_token(minted, settings.state_dir)
 
 
+def open_storage(settings: Settings) -> None:
+    """The state directory (owner only) and the database, migrated: what the CLI needs too.
+    A directory or database that cannot be opened is a ConfigError naming its variable."""
+    try:
+        settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"ALIEN_STATE_DIR={str(settings.state_dir)!r} cannot be created: {exc.strerror}"
+        ) from None
+    bind_database(make_database(settings.database_url, settings.db_max_connections))
+    try:
+        db.connect()
+    except (peewee.OperationalError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        url = without_password(settings.database_url)
+        raise ConfigError(f"DATABASE_URL={url!r} cannot be opened: {reason}") from None
+    try:
+        migrate()
+    finally:
+        db.close()
+
+
 def announce_admin_token(token: str, state_dir: Path) -> None:
     """Show the first admin token once, and keep it where only this user can read it."""
-    path = state_dir / "admin-token"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(token + "\n")
-    os.chmod(path, 0o600)
+    path = write_admin_token(token, state_dir)
     print(f"Admin API key: {token}", flush=True)
     print(f"(also written to {path})", flush=True)
+
+
+def write_admin_token(token: str, state_dir: Path) -> Path:
+    """(Re)write <state dir>/admin-token, mode 0600, replacing any earlier one at once."""
+    path = state_dir / "admin-token"
+    partial = state_dir / f".admin-token.{os.getpid()}"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
+    return path
 
 
 def bind(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:

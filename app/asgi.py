@@ -7,11 +7,13 @@ import warnings
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 from app import create_app  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.settings import ConfigError, Settings  # noqa: E402
+
+#: gunicorn's "worker failed to boot": the arbiter stops instead of restarting workers forever.
+WORKER_BOOT_ERROR = 3
 
 try:
-    settings = Settings.from_env()
-except ValueError as exc:  # a misconfiguration: say what, not a traceback
-    sys.exit(f"alien-server: configuration error: {exc}")
-
-app = create_app(settings)
+    app = create_app(Settings.from_env())
+except ConfigError as exc:  # a misconfiguration: one line saying what, no traceback (§12)
+    print(f"alien-server: configuration error: {exc}", file=sys.stderr, flush=True)
+    sys.exit(WORKER_BOOT_ERROR)

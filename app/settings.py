@@ -1,77 +1,240 @@
-"""Configuration: a frozen dataclass read from the environment here and nowhere else."""
+"""Configuration: every variable declared once, read from the environment here and nowhere else.
+
+Each setting is one `setting(...)` entry on the frozen dataclasses below: the attribute, its
+environment variable, default, parser and the README's words for it. Adding a variable is
+adding one entry. `Settings.from_env` parses strictly: an unparsable value is a `ConfigError`
+naming the variable and what it accepts, which every entry point prints as one line
+(docs/behaviour.md §12). The README's configuration table is generated from the same entries
+(`readme_rows()`; tests/app/test_settings.py keeps the two equal and prints the rows).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-TRUE = {"1", "true", "yes", "on"}
+#: A configured admin token: the minted form's prefix, then at least as much randomness as a
+#: minted token carries (40 hex digits = 160 bits; 40 of these 64 characters is more).
+ADMIN_TOKEN = re.compile(r"ax_admin_[A-Za-z0-9_-]{40,200}")
+SQLITE_SCHEMES = ("sqlite",)
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgres+pool", "postgresql+pool")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() in TRUE
+class ConfigError(ValueError):
+    """One or more variables cannot be parsed; the message is one line naming each."""
+
+
+@dataclass(frozen=True)
+class Var:
+    """How one setting is read, shown and documented."""
+
+    env: str
+    parse: Callable[[str], Any]
+    doc: str  # the README's "meaning" cell
+    default_doc: str  # the README's "default" cell
+    show: Callable[[Any], str] | None = None  # masks a secret; None: shown as it is
+
+    def display(self, value: Any) -> str:
+        if value is None or value == "":
+            return "(unset)"
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return self.show(value) if self.show is not None else str(value)
+
+
+def setting(
+    env: str,
+    default: Any,
+    parse: Callable[[str], Any],
+    doc: str,
+    shown: str | None = None,
+    show: Callable[[Any], str] | None = None,
+) -> Any:
+    """A dataclass field read from `env` by `parse`; `shown` is the README's default cell."""
+    var = Var(env, parse, doc, shown if shown is not None else f"`{default}`", show)
+    return field(default=default, metadata={"var": var})
+
+
+# Parsers: each takes the raw text and returns the value, or raises ValueError("<what it accepts>").
+
+
+def text(raw: str) -> str:
+    return raw
+
+
+def integer(low: int, high: int | None = None, unit: str = "") -> Callable[[str], int]:
+    accepts = f"a whole number{unit}, at least {low}" + (
+        "" if high is None else f", at most {high}"
+    )
+
+    def parse(raw: str) -> int:
+        if not re.fullmatch(r"[0-9]{1,19}", raw.strip()):
+            raise ValueError(accepts)
+        value = int(raw)
+        if value < low or (high is not None and value > high):
+            raise ValueError(accepts)
+        return value
+
+    return parse
+
+
+def flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in TRUE + FALSE:
+        raise ValueError(f"on ({', '.join(TRUE)}) or off ({', '.join(FALSE)})")
+    return value in TRUE
+
+
+def log_level(raw: str) -> str:
+    if raw.strip().upper() not in LOG_LEVELS:
+        raise ValueError(f"one of {', '.join(LOG_LEVELS)}")
+    return raw.strip().upper()
+
+
+def database_url(raw: str) -> str:
+    accepts = "sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        raise ValueError(accepts) from None
+    if parts.scheme in SQLITE_SCHEMES and not parts.netloc and parts.path.strip("/"):
+        return raw
+    if parts.scheme in POSTGRES_SCHEMES and parts.hostname and parts.path.strip("/"):
+        return raw
+    known = parts.scheme in SQLITE_SCHEMES + POSTGRES_SCHEMES or not parts.scheme.isalnum()
+    raise ValueError(accepts if known else f"{accepts}, not {parts.scheme}://")
+
+
+def http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("an absolute http:// or https:// URL")
+    return raw
+
+
+def admin_token(raw: str) -> str:
+    if not ADMIN_TOKEN.fullmatch(raw):
+        raise ValueError(
+            "'ax_admin_' followed by 40 to 200 letters, digits, '-' or '_' "
+            "(e.g. ax_admin_$(openssl rand -hex 20))"
+        )
+    return raw
+
+
+def path(raw: str) -> Path:
+    return Path(raw)
+
+
+# Masks for check-config and error messages.
+
+
+def hidden(value: Any) -> str:
+    return "(set, hidden)"
+
+
+def token_prefix(value: str) -> str:
+    return value[:12] + "… (hidden)"
+
+
+def without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc[-1]}"))
+
+
+def cloud(env: str, platform: str, show: Callable[[Any], str] | None = None) -> Any:
+    """A cloud's standard credential variable, handed out by resolve_credentials."""
+    doc = f"credentials handed to `{platform}` deployments by resolve-credentials"
+    return setting(env, None, text, doc if platform == "aws" else f"the same for `{platform}`",
+                   "unset", show)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class CloudSettings:
     """The standard credential variables of each cloud, read once, used by resolve_credentials."""
 
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
-    aws_session_token: str | None = None
-    aws_region: str | None = None
-    gcp_project: str | None = None
-    gcp_region: str | None = None
-    gcp_credentials_file: str | None = None
-    azure_tenant_id: str | None = None
-    azure_subscription_id: str | None = None
-    azure_client_id: str | None = None
-    azure_client_secret: str | None = None
-    azure_location: str | None = None
-    kubeconfig: str | None = None
-    kubernetes_host: str | None = None
-    kubernetes_namespace: str | None = None
+    aws_access_key_id: str | None = cloud("AWS_ACCESS_KEY_ID", "aws")
+    aws_secret_access_key: str | None = cloud("AWS_SECRET_ACCESS_KEY", "aws", hidden)
+    aws_session_token: str | None = cloud("AWS_SESSION_TOKEN", "aws", hidden)
+    aws_region: str | None = cloud("AWS_REGION", "aws")
+    gcp_project: str | None = cloud("GOOGLE_CLOUD_PROJECT", "gcp")
+    gcp_region: str | None = cloud("GOOGLE_CLOUD_REGION", "gcp")
+    gcp_credentials_file: str | None = cloud("GOOGLE_APPLICATION_CREDENTIALS", "gcp")
+    azure_tenant_id: str | None = cloud("AZURE_TENANT_ID", "azure")
+    azure_subscription_id: str | None = cloud("AZURE_SUBSCRIPTION_ID", "azure")
+    azure_client_id: str | None = cloud("AZURE_CLIENT_ID", "azure")
+    azure_client_secret: str | None = cloud("AZURE_CLIENT_SECRET", "azure", hidden)
+    azure_location: str | None = cloud("AZURE_LOCATION", "azure")
+    kubeconfig: str | None = cloud("KUBECONFIG", "kubernetes")
+    kubernetes_host: str | None = cloud("KUBERNETES_SERVICE_HOST", "kubernetes")
+    kubernetes_namespace: str | None = cloud("KUBERNETES_NAMESPACE", "kubernetes")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CloudSettings:
-        return cls(**{name: env.get(var) or None for name, var in CLOUD_ENV.items()})
-
-
-#: CloudSettings field -> the cloud's own standard environment variable.
-CLOUD_ENV = {
-    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-    "aws_session_token": "AWS_SESSION_TOKEN",
-    "aws_region": "AWS_REGION",
-    "gcp_project": "GOOGLE_CLOUD_PROJECT",
-    "gcp_region": "GOOGLE_CLOUD_REGION",
-    "gcp_credentials_file": "GOOGLE_APPLICATION_CREDENTIALS",
-    "azure_tenant_id": "AZURE_TENANT_ID",
-    "azure_subscription_id": "AZURE_SUBSCRIPTION_ID",
-    "azure_client_id": "AZURE_CLIENT_ID",
-    "azure_client_secret": "AZURE_CLIENT_SECRET",
-    "azure_location": "AZURE_LOCATION",
-    "kubeconfig": "KUBECONFIG",
-    "kubernetes_host": "KUBERNETES_SERVICE_HOST",
-    "kubernetes_namespace": "KUBERNETES_NAMESPACE",
-}
+        return cls(**_parse(cls, env))
 
 
 @dataclass(frozen=True)
 class Settings:
-    state_dir: Path = Path(".alien-manager")
-    database_url: str = ""  # empty: a SQLite file inside state_dir
-    admin_token: str | None = None
-    dev_mode: bool = False
-    port: int = 8080
-    base_url: str = ""  # empty: http://localhost:<port>
-    max_body_bytes: int = 2 * 1024 * 1024
-    lock_ttl_seconds: int = 300
-    validate_responses: bool = True
-    db_max_connections: int = 8
-    log_level: str = "INFO"
+    host: str = setting("HOST", "127.0.0.1", text, "address `alien-server serve` binds")
+    port: int = setting(
+        "PORT", 8080, integer(1, 65535), "port it binds; also the default base URL's port"
+    )
+    web_concurrency: int = setting("WEB_CONCURRENCY", 2, integer(1, 64), "gunicorn workers")
+    database_url: str = setting(
+        "DATABASE_URL", "", database_url,
+        "`sqlite:///path` or `postgresql://user@host:5432/db`; anything else stops the start",
+        "`sqlite:///<state dir>/alien.db`", without_password,
+    )  # fmt: skip
+    state_dir: Path = setting(
+        "ALIEN_STATE_DIR", Path(".alien-manager"), path,
+        "state directory (created mode 0700): SQLite file (0600), `admin-token`",
+    )  # fmt: skip
+    admin_token: str | None = setting(
+        "ALIEN_ADMIN_TOKEN", None, admin_token,
+        "register this admin token instead of minting one; nothing is printed. `ax_admin_` then "
+        "40 to 200 of `A-Za-z0-9_-` (`ax_admin_$(openssl rand -hex 20)`). Changing it revokes "
+        "the token the previous value registered",
+        "unset", token_prefix,
+    )  # fmt: skip
+    dev_mode: bool = setting(
+        "ALIEN_DEV_MODE", False, flag,
+        "every request is an admin, group `local-dev` exists. Never in production", "off",
+    )  # fmt: skip
+    base_url: str = setting(
+        "ALIEN_BASE_URL", "", http_url,
+        "URL given to deployments in `info.commands.url`", "`http://localhost:<PORT>`",
+    )  # fmt: skip
+    max_body_bytes: int = setting(
+        "ALIEN_MAX_BODY_BYTES", 2 * 1024 * 1024, integer(1, unit=" of bytes"),
+        "request bodies above this answer 413",
+    )  # fmt: skip
+    lock_ttl_seconds: int = setting(
+        "ALIEN_LOCK_TTL_SECONDS", 300, integer(1, unit=" of seconds"),
+        "a sync lease older than this is stale and may be taken over",
+    )  # fmt: skip
+    validate_responses: bool = setting(
+        "ALIEN_VALIDATE_RESPONSES", True, flag,
+        "validate every response against the spec (a non-conforming one is a 500)", "on",
+    )  # fmt: skip
+    db_max_connections: int = setting(
+        "ALIEN_DB_MAX_CONNECTIONS", 8, integer(1, 1000),
+        "PostgreSQL connection pool size per worker",
+    )  # fmt: skip
+    log_level: str = setting(
+        "ALIEN_LOG_LEVEL", "INFO", log_level,
+        "log level; one access line per request, never a token",
+    )  # fmt: skip
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:
@@ -79,40 +242,71 @@ class Settings:
             object.__setattr__(self, "database_url", f"sqlite:///{self.state_dir / 'alien.db'}")
         if not self.base_url:
             object.__setattr__(self, "base_url", f"http://localhost:{self.port}")
-        if self.admin_token is not None and not self.admin_token.startswith("ax_admin_"):
-            raise ValueError("ALIEN_ADMIN_TOKEN must start with 'ax_admin_'")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parse every variable strictly; an empty one counts as unset."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for name, (var, convert) in ENV.items():
-            if env.get(var, "") != "":
-                values[name] = convert(env[var])
-        return cls(cloud=CloudSettings.from_env(env), **values)  # type: ignore[arg-type]
+        problems: list[str] = []
+        values = _parse(cls, env, problems)
+        cloud = _parse(CloudSettings, env, problems)
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return cls(cloud=CloudSettings(**cloud), **values)
+
+    def effective(self, environ: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
+        """(variable, value as shown, "environment" or "default") for check-config, secrets
+        masked; a derived default (database URL, base URL) shows the value it derived."""
+        env = os.environ if environ is None else environ
+        return [
+            (var.env, var.display(getattr(holder, f.name)), _source(env, var))
+            for holder in (self, self.cloud)
+            for f, var in declared(type(holder))
+        ]
 
 
-#: Settings field -> (environment variable, parser). The README's configuration table lists
-#: exactly these plus the serving variables below; a test keeps the two in sync.
-ENV: dict[str, tuple[str, Callable[[str], object]]] = {
-    "state_dir": ("ALIEN_STATE_DIR", Path),
-    "database_url": ("DATABASE_URL", str),
-    "admin_token": ("ALIEN_ADMIN_TOKEN", str),
-    "dev_mode": ("ALIEN_DEV_MODE", _flag),
-    "port": ("PORT", int),
-    "base_url": ("ALIEN_BASE_URL", str),
-    "max_body_bytes": ("ALIEN_MAX_BODY_BYTES", int),
-    "lock_ttl_seconds": ("ALIEN_LOCK_TTL_SECONDS", int),
-    "validate_responses": ("ALIEN_VALIDATE_RESPONSES", _flag),
-    "db_max_connections": ("ALIEN_DB_MAX_CONNECTIONS", int),
-    "log_level": ("ALIEN_LOG_LEVEL", str.upper),
-}
-
-#: Read by the Makefile / gunicorn rather than by the app.
-SERVING_ENV = ("HOST", "WEB_CONCURRENCY")
+def declared(cls: type) -> list[tuple[Field[Any], Var]]:
+    return [(f, f.metadata["var"]) for f in fields(cls) if "var" in f.metadata]
 
 
-def documented_variables() -> set[str]:
-    """Every variable the server reads, for the README sync test."""
-    assert {f.name for f in fields(Settings)} - {"cloud"} == set(ENV)
-    return {var for var, _ in ENV.values()} | set(CLOUD_ENV.values()) | set(SERVING_ENV)
+def _source(env: Mapping[str, str], var: Var) -> str:
+    return "default" if env.get(var.env, "").strip() == "" else "environment"
+
+
+def _parse(cls: type, env: Mapping[str, str], problems: list[str] | None = None) -> dict[str, Any]:
+    """Parse `cls`'s variables from `env`. A bad one raises, or is added to `problems`; the
+    message echoes the value unless the variable is a secret."""
+    values: dict[str, Any] = {}
+    for f, var in declared(cls):
+        raw = env.get(var.env, "")
+        if raw.strip() == "":
+            continue
+        try:
+            values[f.name] = var.parse(raw)
+        except ValueError as exc:
+            echo = f"={raw!r}" if var.show is None else ""
+            message = f"{var.env}{echo} is not valid: expected {exc}"
+            if problems is None:
+                raise ConfigError(message) from None
+            problems.append(message)
+    return values
+
+
+#: CloudSettings field -> the cloud's own standard environment variable.
+CLOUD_ENV = {f.name: var.env for f, var in declared(CloudSettings)}
+
+
+def variables() -> list[Var]:
+    """Every variable the server reads, in the README's order."""
+    return [var for cls in (Settings, CloudSettings) for _, var in declared(cls)]
+
+
+def readme_rows() -> list[str]:
+    """The README configuration table's rows; variables documented alike share a row."""
+    rows: list[tuple[list[str], str, str]] = []
+    for var in variables():
+        if rows and rows[-1][1:] == (var.default_doc, var.doc):
+            rows[-1][0].append(var.env)
+        else:
+            rows.append(([var.env], var.default_doc, var.doc))
+    return [f"| {', '.join(f'`{n}`' for n in names)} | {d} | {doc} |" for names, d, doc in rows]

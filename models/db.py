@@ -96,6 +96,13 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
     first starts ever retry here.
     """
 
+    def _connect(self) -> Any:
+        """Create a missing database file readable by its owner only (0600); SQLite gives its
+        -wal and -shm files the same mode."""
+        if self.database != ":memory:" and not self.database.startswith("file:"):
+            os.close(os.open(self.database, os.O_RDWR | os.O_CREAT, 0o600))
+        return super()._connect()  # type: ignore[misc]
+
     def _set_pragmas(self, conn: Any) -> None:
         for attempt in range(1, 100):
             try:

@@ -6,26 +6,33 @@ instances; keyed by the schema, so services in other schemas of the same databas
 DDL is transactional on both, so a migration is all or nothing, and a starter that waited sees
 the tables and the admin token the first one committed.
 
-Migration 1 creates the tables as the models define them at version 1. Any later change to a
+A new database gets every table as the models define them now and is recorded at the latest
+version. An older database gets, in order, the migrations it has not seen: every change to a
 model's columns comes with a new numbered migration here (playhouse.migrate), never silently.
+tests/models/test_tokens.py upgrades a version-1 database.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import peewee
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as alter
 
 from models import clock
 from models.db import BaseModel, TimestampField, db, is_postgres
 from models.deployments import Deployment
 from models.groups import DeploymentGroup
 from models.releases import Release, ReleasePlatform
-from models.tokens import ADMIN, Token, hash_token
+from models.tokens import ADMIN, Token
 
 STARTUP_LOCK_KEY = 0x616C6965  # "alie": with the schema's hash, the advisory lock starters take
 DEV_GROUP_ID = "local-dev"
+
+log = logging.getLogger("alien")
 
 
 class SchemaMigration(BaseModel):
@@ -34,12 +41,27 @@ class SchemaMigration(BaseModel):
     applied_at = TimestampField()
 
 
+TABLES = [DeploymentGroup, Token, Release, ReleasePlatform, Deployment]
+
+
 def _initial_tables() -> None:
-    db.create_tables([DeploymentGroup, Token, Release, ReleasePlatform, Deployment])
+    db.create_tables(TABLES)
+
+
+def _token_revocation() -> None:
+    """Token.configured, .last_used_at and .revoked_at (docs/behaviour.md §2: revocation)."""
+    migrator = SchemaMigrator.from_database(db.obj)
+    table = Token._meta.table_name
+    alter(
+        migrator.add_column(table, "configured", peewee.BooleanField(default=False)),
+        migrator.add_column(table, "last_used_at", TimestampField(null=True)),
+        migrator.add_column(table, "revoked_at", TimestampField(null=True)),
+    )
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial tables", _initial_tables),
+    (2, "token origin, last use, revocation", _token_revocation),
 ]
 
 
@@ -56,23 +78,29 @@ def exclusive() -> Iterator[None]:
 
 
 def migrate() -> list[int]:
-    """Apply the migrations this database has not seen; return their versions."""
-    applied = []
+    """Bring this database to the latest version; return the versions recorded now."""
     with exclusive():
         db.create_tables([SchemaMigration])
         done = {m.version for m in SchemaMigration.select(SchemaMigration.version)}
-        for version, name, apply in MIGRATIONS:
-            if version not in done:
+        if not done:  # a new database: the tables as the models define them now
+            db.create_tables(TABLES)
+        todo = [
+            (version, name, apply) for version, name, apply in MIGRATIONS if version not in done
+        ]
+        for version, name, apply in todo:
+            if done:
                 apply()
-                SchemaMigration.create(version=version, name=name, applied_at=clock.now())
-                applied.append(version)
-    return applied
+            SchemaMigration.create(version=version, name=name, applied_at=clock.now())
+    return [version for version, _, _ in todo]
 
 
 def bootstrap(admin_token: str | None, dev_mode: bool) -> str | None:
     """Ensure an admin can get in. Returns a newly minted admin token, exactly once ever.
 
-    With `admin_token` given, that token is registered (idempotently) and nothing is minted.
+    With `admin_token` given, that token is registered (idempotently), the one an earlier
+    different value registered is revoked, and nothing is minted; a revoked value is refused
+    with a warning. Without it, a token the variable registered before stays valid; when no
+    admin token is active (all revoked), a new one is minted.
     """
     with exclusive():
         if dev_mode and DeploymentGroup.get_or_none(DeploymentGroup.id == DEV_GROUP_ID) is None:
@@ -80,9 +108,11 @@ def bootstrap(admin_token: str | None, dev_mode: bool) -> str | None:
                 id=DEV_GROUP_ID, name=DEV_GROUP_ID, max_deployments=100, created_at=clock.now()
             )
         if admin_token is not None:
-            if not Token.select().where(Token.token_hash == hash_token(admin_token)).exists():
-                Token.register(admin_token, ADMIN)
+            if not Token.register_configured_admin(admin_token):
+                log.warning(
+                    "ALIEN_ADMIN_TOKEN holds a revoked token: not accepted (set a new value)"
+                )
             return None
-        if Token.select().where(Token.kind == ADMIN).exists():
+        if Token.active().where(Token.kind == ADMIN).exists():
             return None
         return Token.mint(ADMIN)

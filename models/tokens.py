@@ -1,7 +1,12 @@
-"""Bearer tokens and the callers they authenticate.
+"""Bearer tokens, the callers they authenticate, and their revocation (docs/behaviour.md §2).
 
 Only sha256(token) and a 12-character display prefix are stored; the raw token exists only in
-the response (or the first-start message) that mints it.
+the response (or the first-start message) that mints it. Revoking marks the record (kept, so a
+revoked value is never accepted again), and every request looks its token up afresh (there is
+no cache), so a revoked token fails at once on every worker of every instance sharing the
+database. `last_used_at` is kept to the minute: an
+authentication writes it only when the stored value is a minute old, with one conditional
+UPDATE, so requests do not each write.
 """
 
 from __future__ import annotations
@@ -10,16 +15,23 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import peewee
 
 from models import clock
-from models.db import BaseModel, TimestampField
+from models.db import BaseModel, TimestampField, db
 from models.errors import Forbidden
 from models.groups import DeploymentGroup
 
 ADMIN, GROUP, DEPLOYMENT = "admin", "deployment-group", "deployment"
 PREFIXES = {ADMIN: "ax_admin_", GROUP: "ax_dg_", DEPLOYMENT: "ax_deploy_"}
+DISPLAYED = 12  # characters of a token kept for display
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+class TokenSelectionError(LookupError):
+    """A revocation named no token, or more than one."""
 
 
 def hash_token(raw: str) -> str:
@@ -36,6 +48,16 @@ class Token(BaseModel):
     deployment_group_id: str | None
     deployment_id = peewee.CharField(null=True, index=True)
     created_at = TimestampField()
+    # Since migration 2: registered from ALIEN_ADMIN_TOKEN (so a new value can revoke it); when
+    # it last authenticated, to the minute; when it was revoked (kept, so a revoked value is
+    # never accepted again, not even from the configuration).
+    configured = peewee.BooleanField(default=False)
+    last_used_at = TimestampField(null=True)
+    revoked_at = TimestampField(null=True)
+
+    @classmethod
+    def active(cls) -> peewee.ModelSelect[Token]:
+        return cls.select().where(cls.revoked_at.is_null())
 
     @classmethod
     def mint(cls, kind: str, group_id: str | None = None, deployment_id: str | None = None) -> str:
@@ -46,22 +68,111 @@ class Token(BaseModel):
 
     @classmethod
     def register(
-        cls, raw: str, kind: str, group_id: str | None = None, deployment_id: str | None = None
+        cls,
+        raw: str,
+        kind: str,
+        group_id: str | None = None,
+        deployment_id: str | None = None,
+        configured: bool = False,
     ) -> Token:
         return cls.create(
             id=f"tok_{uuid.uuid4()}",
             kind=kind,
             token_hash=hash_token(raw),
-            prefix=raw[:12],
+            prefix=raw[:DISPLAYED],
             deployment_group=group_id,
             deployment_id=deployment_id,
             created_at=clock.now(),
+            configured=configured,
         )
 
     @classmethod
+    def register_configured_admin(cls, raw: str) -> bool:
+        """Accept `raw` (the value of ALIEN_ADMIN_TOKEN) as an admin token and revoke the one
+        an earlier, different value registered. Idempotent. A value that was revoked is not
+        accepted again and revokes nothing (a worker still configured with the old value must
+        not undo a rotation): returns False. Run it inside a transaction (bootstrap's)."""
+        digest = hash_token(raw)
+        existing = cls.get_or_none(cls.token_hash == digest)
+        if existing is not None and existing.revoked_at is not None:
+            return False
+        if existing is None:
+            cls.register(raw, ADMIN, configured=True)
+        elif not existing.configured:
+            cls.update(configured=True).where(cls.id == existing.id).execute()
+        stale = cls.configured & cls.revoked_at.is_null() & (cls.token_hash != digest)
+        cls.update(revoked_at=clock.now()).where(stale).execute()
+        return True
+
+    @classmethod
     def authenticate(cls, raw: str) -> Caller | None:
-        token = cls.get_or_none(cls.token_hash == hash_token(raw))
-        return None if token is None else token.caller()
+        token = cls.active().where(cls.token_hash == hash_token(raw)).first()
+        if token is None:
+            return None
+        token.mark_used()
+        return token.caller()
+
+    def mark_used(self) -> None:
+        """Record the use, unless it was recorded less than a minute ago (then: no write)."""
+        now = clock.now()
+        if self.last_used_at is not None and now - self.last_used_at < LAST_USED_EVERY:
+            return
+        stale = Token.last_used_at.is_null() | (Token.last_used_at <= now - LAST_USED_EVERY)
+        Token.update(last_used_at=now).where((Token.id == self.id) & stale).execute()
+
+    @classmethod
+    def listing(
+        cls, kind: str | None = None, group_id: str | None = None, revoked: bool = False
+    ) -> list[Token]:
+        """Active tokens (and revoked ones too with `revoked`), oldest first."""
+        query = (cls.select() if revoked else cls.active()).order_by(cls.created_at, cls.id)
+        if kind is not None:
+            query = query.where(cls.kind == kind)
+        if group_id is not None:
+            query = query.where(cls.deployment_group == group_id)
+        return list(query)
+
+    @classmethod
+    def select_one(cls, selector: str) -> Token:
+        """The one active token `selector` names: its record id (`tok_…`), the whole raw
+        token, or the start of its display prefix. Raises TokenSelectionError for none or
+        several."""
+        by_hash = not selector.startswith("tok_") and len(selector) > DISPLAYED
+        if selector.startswith("tok_"):
+            query = cls.active().where(cls.id == selector)
+        elif by_hash:
+            query = cls.active().where(cls.token_hash == hash_token(selector))
+        else:
+            start = peewee.fn.SUBSTR(cls.prefix, 1, len(selector))
+            query = cls.active().where(start == selector)
+        found = list(query.order_by(cls.created_at, cls.id).limit(11))
+        if not found:
+            hint = f" (a prefix has at most {DISPLAYED} characters)" if by_hash else ""
+            raise TokenSelectionError(f"no active token matches {selector!r}{hint}")
+        if len(found) > 1:
+            ids = ", ".join(t.id for t in found[:10]) + (", …" if len(found) > 10 else "")
+            raise TokenSelectionError(
+                f"{selector!r} matches more than one token ({ids}); name one by its id"
+            )
+        return found[0]
+
+    @classmethod
+    def revoke(cls, selector: str) -> Token:
+        """Revoke the one active token `selector` names (see select_one); return it."""
+        with db.atomic():
+            token = cls.select_one(selector)
+            cls.update(revoked_at=clock.now()).where(cls.id == token.id).execute()
+        return token
+
+    @classmethod
+    def rotate_admin(cls) -> tuple[str, list[Token]]:
+        """Mint a new admin token and revoke every other admin token, in one transaction."""
+        with db.atomic():
+            others = list(cls.active().where(cls.kind == ADMIN))
+            raw = cls.mint(ADMIN)
+            revoked = cls.id.in_([t.id for t in others])
+            cls.update(revoked_at=clock.now()).where(revoked).execute()
+        return raw, others
 
     @classmethod
     def revoke_for_deployment(cls, deployment_id: str) -> int:

@@ -66,7 +66,7 @@ def test_configured_admin_token_is_registered_silently(settings, capsys):
 
 
 def test_configured_admin_token_must_have_the_admin_prefix():
-    with pytest.raises(ValueError, match="must start with 'ax_admin_'"):
+    with pytest.raises(ValueError, match="ALIEN_ADMIN_TOKEN is not valid: expected 'ax_admin_'"):
         Settings.from_env({"ALIEN_ADMIN_TOKEN": "ax_dg_" + "0" * 40})
 
 
@@ -80,7 +80,7 @@ def test_server_refuses_to_start_with_a_bad_admin_token(tmp_path):
         timeout=60,
     )
     assert result.returncode != 0
-    assert "ALIEN_ADMIN_TOKEN must start with 'ax_admin_'" in result.stderr
+    assert "ALIEN_ADMIN_TOKEN is not valid: expected 'ax_admin_'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
