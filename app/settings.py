@@ -59,6 +59,11 @@ CLOUD_ENV = {
 }
 
 
+#: PostgreSQL cannot index a value over ~2,700 bytes; a name of this many characters (at most
+#: 4 UTF-8 bytes each) beside its group id stays under that, so both databases accept it.
+MAX_TEXT_CHARS_CEILING = 640
+
+
 @dataclass(frozen=True)
 class Settings:
     state_dir: Path = Path(".alien-manager")
@@ -72,6 +77,11 @@ class Settings:
     validate_responses: bool = True
     db_max_connections: int = 8
     log_level: str = "INFO"
+    # Hard limits on what a client sends, the same on every database (docs/behaviour.md §11).
+    max_json_depth: int = 64
+    max_list_items: int = 1000
+    max_text_chars: int = 256
+    max_document_bytes: int = 256 * 1024
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:
@@ -81,6 +91,8 @@ class Settings:
             object.__setattr__(self, "base_url", f"http://localhost:{self.port}")
         if self.admin_token is not None and not self.admin_token.startswith("ax_admin_"):
             raise ValueError("ALIEN_ADMIN_TOKEN must start with 'ax_admin_'")
+        if not 1 <= self.max_text_chars <= MAX_TEXT_CHARS_CEILING:
+            raise ValueError(f"ALIEN_MAX_TEXT_CHARS must be 1..{MAX_TEXT_CHARS_CEILING}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +118,10 @@ ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "validate_responses": ("ALIEN_VALIDATE_RESPONSES", _flag),
     "db_max_connections": ("ALIEN_DB_MAX_CONNECTIONS", int),
     "log_level": ("ALIEN_LOG_LEVEL", str.upper),
+    "max_json_depth": ("ALIEN_MAX_JSON_DEPTH", int),
+    "max_list_items": ("ALIEN_MAX_LIST_ITEMS", int),
+    "max_text_chars": ("ALIEN_MAX_TEXT_CHARS", int),
+    "max_document_bytes": ("ALIEN_MAX_DOCUMENT_BYTES", int),
 }
 
 #: Read by the Makefile / gunicorn rather than by the app.
