@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +42,6 @@ DOCUMENTS = frozenset(
         ("state", "currentRelease", "stack"),
     }
 )
-#: Python refuses to convert longer integer literals (sys.get_int_max_str_digits()).
-MAX_INT_DIGITS = 4300
 
 
 class NotJson(ValueError):
@@ -60,13 +59,7 @@ def _float(text: str) -> float:
     return value
 
 
-def _int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise NotJson(f"Integer literal of {len(text)} digits is too long")
-    return int(text)
-
-
-_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, parse_int=_int)
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
 
 
 def strict_loads(text: str | bytes) -> Any:
@@ -80,6 +73,10 @@ def strict_loads(text: str | bytes) -> Any:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise NotJson(f"Malformed JSON: {exc}") from exc
+    except ValueError as exc:  # the only other: int() refusing a literal (sys.int_info)
+        raise NotJson(
+            f"An integer literal is longer than {sys.get_int_max_str_digits()} digits"
+        ) from exc
     except RecursionError as exc:  # far deeper than any limit: the C scanner gave up
         raise NotJson("Request body is nested too deeply") from exc
 
@@ -105,8 +102,24 @@ def where(path: Any) -> str:
     return clip(".".join(clip(str(p), 32) for p in path), PATH_CHARS)
 
 
-def _label(path: tuple[Any, ...]) -> str:
-    return f"'{where(path)}'" if path else "The body"
+#: The only container types a JSON parse produces.
+CONTAINERS = frozenset({dict, list})
+#: A body path as a linked list: None for the body, else (parent, key).
+Node = tuple[Any, Any] | None
+#: The depth of the deepest document path's value (the body is depth 1).
+DOCUMENT_DEPTH = 1 + max(len(path) for path in DOCUMENTS)
+
+
+def _path(node: Node) -> tuple[Any, ...]:
+    keys = []
+    while node is not None:
+        node, key = node
+        keys.append(key)
+    return tuple(reversed(keys))
+
+
+def _label(node: Node) -> str:
+    return f"'{where(_path(node))}'" if node is not None else "The body"
 
 
 @dataclass(frozen=True)
@@ -117,50 +130,71 @@ class Limits:
     max_document_bytes: int
 
     def body_errors(self, body: Any, max_errors: int = 20) -> list[str]:
-        """What `body` breaks, one short sentence each (empty when nothing). Iterative, so no
-        depth can exhaust the stack; a refused container is not entered."""
+        """What `body` breaks, one short sentence each (empty when nothing).
+
+        Iterative, so no depth can exhaust the stack; a refused container is not entered; only
+        containers are pushed, with their path as a linked (parent, key) node, so a 2 MB body
+        of a million numbers is one fast loop, not a million path tuples."""
         errors: list[str] = []
-        documents: list[tuple[tuple[Any, ...], Any]] = []
-        stack: list[tuple[tuple[Any, ...], Any, int, bool]] = [((), body, 1, False)]
+        if not isinstance(body, dict | list):
+            if isinstance(body, str):
+                self._text(body, None, errors)
+            return errors
+        documents: list[tuple[Node, Any]] = []
+        stack: list[tuple[Any, Node, int, bool]] = [(body, None, 1, False)]
         while stack and len(errors) < max_errors:
-            path, value, depth, in_document = stack.pop()
-            if isinstance(value, str):
-                if not in_document:
-                    self._text(value, _label(path), errors)
-                continue
-            if not isinstance(value, dict | list):
-                continue
+            value, node, depth, in_document = stack.pop()
             if depth > self.max_depth:
-                return [f"The body is nested deeper than {self.max_depth} levels at {_label(path)}"]
-            if isinstance(value, list) and len(value) > self.max_list_items:
-                errors.append(
-                    f"{_label(path)} has {len(value)} items; at most {self.max_list_items}"
-                    " are allowed"
-                )
-                continue
-            if path in DOCUMENTS:
-                documents.append((path, value))
+                at = _label(node)
+                return [f"The body is nested deeper than {self.max_depth} levels at {at}"]
+            if not in_document and depth <= DOCUMENT_DEPTH and _path(node) in DOCUMENTS:
+                documents.append((node, value))
                 in_document = True
             if isinstance(value, list):
-                stack.extend(((*path, i), v, depth + 1, in_document) for i, v in enumerate(value))
+                if len(value) > self.max_list_items:
+                    errors.append(
+                        f"{_label(node)} has {len(value)} items; at most {self.max_list_items}"
+                        " are allowed"
+                    )
+                    continue
+                items: Any = value
+                pairs: Any = enumerate(value)
+            else:
+                items = value.values()
+                pairs = value.items()
+                if not in_document and value and max(map(len, value)) > self.max_text_chars:
+                    for key in value:
+                        self._text(key, node, errors, is_key=True)
+            # Python-level work only for what may matter: a million numbers are one C call.
+            kinds = set(map(type, items))
+            if not kinds & CONTAINERS and (
+                in_document
+                or str not in kinds
+                or (kinds == {str} and max(map(len, items)) <= self.max_text_chars)
+            ):
                 continue
-            for key, item in value.items():
-                if not in_document:
-                    self._text(key, f"A key of {_label(path).lower()}", errors)
-                stack.append(((*path, key), item, depth + 1, in_document))
+            for key, item in pairs:
+                kind = type(item)
+                if kind in CONTAINERS:
+                    stack.append((item, (node, key), depth + 1, in_document))
+                elif kind is str and not in_document:
+                    self._text(item, (node, key), errors)
         if stack:  # stopped at max_errors: the rest is unchecked, not safe to serialise
             return errors
-        for path, value in documents:
+        for node, value in documents:
             size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
             if size > self.max_document_bytes:
                 errors.append(
-                    f"{_label(path)} is {size} bytes of JSON; at most"
+                    f"{_label(node)} is {size} bytes of JSON; at most"
                     f" {self.max_document_bytes} are allowed"
                 )
         return errors[:max_errors]
 
-    def _text(self, text: str, what: str, errors: list[str]) -> None:
+    def _text(self, text: str, node: Node, errors: list[str], is_key: bool = False) -> None:
         if len(text) > self.max_text_chars:
+            what = _label(node)
+            if is_key:
+                what = f"A key of {what}" if node is not None else "A key of the body"
             errors.append(
                 f"{what} is {len(text)} characters long; at most {self.max_text_chars} are allowed"
             )

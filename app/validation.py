@@ -8,8 +8,10 @@ Passed to Connexion as `validator_map`, so the schemas themselves stay as the fi
   omitted instead (`omit_combinator_nulls`, docs/behaviour.md §4: optional fields are omitted, never
   null), e.g. where reconcile's `current` echoes the state a client sent with nulls in it.
 - `format: int32` / `int64` are range-checked (jsonschema knows neither).
-- a body that is not UTF-8 is a 400, not a 500 (JSON is UTF-8 whatever a charset says).
-- every schema failure of a body is listed in the error's `context.errors`.
+- a body is parsed strictly and checked against the hard limits before the schema
+  (app/limits.py, docs/behaviour.md §11): not UTF-8, NaN, too deep, too long: a 400, not a 500.
+- every failure of a body is listed in the error's `context.errors` (at most 20), each quoting
+  a short slice of the offending value at most; a query or path failure is one sentence.
 """
 
 from __future__ import annotations
@@ -249,7 +251,7 @@ class AlienParameterValidator(ParameterValidator):
     def validate_request(self, request: Any) -> None:
         """`?limit[]=1` is not `limit`, but Connexion's pythonic names would make it the handler's
         `limit` argument, log an ERROR and drop it: refuse such a look-alike instead."""
-        declared = {p["name"] for params in self.parameters.values() for p in params}
+        declared = {p["name"] for p in self.parameters.get("query", ())}
         by_python_name = {pythonic(name): name for name in declared}
         for key in request.query_params:
             meant = by_python_name.get(pythonic(key))
