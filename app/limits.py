@@ -71,6 +71,8 @@ def strict_loads(text: str | bytes) -> Any:
             raise NotJson(f"Request body is not valid UTF-8: {exc.reason}") from exc
     try:
         return _DECODER.decode(text)
+    except NotJson:
+        raise
     except json.JSONDecodeError as exc:
         raise NotJson(f"Malformed JSON: {exc}") from exc
     except ValueError as exc:  # the only other: int() refusing a literal (sys.int_info)
