@@ -13,6 +13,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
+from app.limits import clip
 from app.spec import METHODS
 from app.validation import ValidationProblem
 from models.errors import DomainError
@@ -49,6 +50,10 @@ CODE_FOR_STATUS = {
 }
 RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR"}
 INTERNAL_ERROR_MESSAGE = "Internal server error"
+#: An error body echoes at most this much of anything (a message, each context string, each
+#: context list), however large the input it describes (docs/behaviour.md §11).
+MAX_ECHO_CHARS = 1024
+MAX_ECHO_ITEMS = 20
 
 
 def alien_response(
@@ -58,9 +63,9 @@ def alien_response(
     headers: dict[str, str] | None = None,
 ) -> ConnexionResponse:
     status = STATUS[code]
-    body: dict[str, Any] = {"code": code, "message": message[:16384]}
+    body: dict[str, Any] = {"code": code, "message": clip(message, MAX_ECHO_CHARS)}
     if context:
-        body["context"] = context
+        body["context"] = _bounded(context)
     body |= {"retryable": code in RETRYABLE, "internal": code == "GENERIC_ERROR",
              "httpStatusCode": status}  # fmt: skip
     headers = dict(headers or {})
@@ -73,6 +78,17 @@ def alien_response(
         body=json.dumps(body),
         headers=headers,
     )
+
+
+def _bounded(value: Any) -> Any:
+    """A context as sent: no string, and no list, longer than an error should echo."""
+    if isinstance(value, str):
+        return clip(value, MAX_ECHO_CHARS)
+    if isinstance(value, dict):
+        return {k: _bounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bounded(v) for v in value[:MAX_ECHO_ITEMS]]
+    return value
 
 
 def internal_error(exc: BaseException) -> ConnexionResponse:
@@ -126,8 +142,24 @@ def allow_table(spec: dict[str, Any]) -> Callable[[str], str]:
     return allow_for
 
 
+class ClientMistakeAsWarning(logging.Filter):
+    """Connexion logs an ERROR for a query parameter that is undeclared but named like a handler
+    argument (`?caller=1`, `?body=1`); it is then ignored. That is a client's mistake, not a
+    server fault: a WARNING (docs/behaviour.md §11). Look-alikes of declared parameters
+    (`?limit[]=1`) are refused with a 400 before this (app/validation.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+CLIENT_MISTAKES = ClientMistakeAsWarning()
+
+
 def install(app: FlaskApp, spec: dict[str, Any]) -> None:
     allow_for = allow_table(spec)
+    logging.getLogger("connexion.decorators.parameter").addFilter(CLIENT_MISTAKES)
 
     def handle_http(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
         """Starlette's routing answers: unknown path, wrong method."""

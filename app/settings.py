@@ -184,6 +184,11 @@ class CloudSettings:
         return cls(**_parse(cls, env))
 
 
+#: PostgreSQL cannot index a value over ~2,700 bytes; a name of this many characters (at most
+#: 4 UTF-8 bytes each) beside its group id stays under that, so both databases accept it.
+MAX_TEXT_CHARS_CEILING = 640
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = setting("HOST", "127.0.0.1", text, "address `alien-server serve` binds")
@@ -234,6 +239,27 @@ class Settings:
     log_level: str = setting(
         "ALIEN_LOG_LEVEL", "INFO", log_level,
         "log level; one access line per request, never a token",
+    )  # fmt: skip
+    # Hard limits on what a client sends, the same on every database (docs/behaviour.md §11).
+    max_json_depth: int = setting(
+        "ALIEN_MAX_JSON_DEPTH", 64, integer(1, 10_000),
+        "a body nested deeper answers 400 (docs/behaviour.md §11)",
+    )  # fmt: skip
+    max_list_items: int = setting(
+        "ALIEN_MAX_LIST_ITEMS", 1000, integer(1),
+        "most items in any array of a body (`deploymentIds`, …) or repeats of a query "
+        "parameter; more answer 400",
+    )  # fmt: skip
+    max_text_chars: int = setting(
+        "ALIEN_MAX_TEXT_CHARS", 256, integer(1, MAX_TEXT_CHARS_CEILING),
+        "longest string (name, session, id, key) outside a stored document, in a body, path or "
+        "query; longer answers 400. At most 640, so PostgreSQL can index what SQLite can",
+    )  # fmt: skip
+    max_document_bytes: int = setting(
+        "ALIEN_MAX_DOCUMENT_BYTES", 256 * 1024, integer(1, unit=" of bytes"),
+        "largest stored JSON document (`stackSettings`, `stackState`, `environmentInfo`, "
+        "`runtimeMetadata`, a release's `stack`, `gitMetadata`) as compact UTF-8 JSON; larger "
+        "answers 400",
     )  # fmt: skip
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
