@@ -102,7 +102,7 @@ def test_the_ceiling_of_the_text_limit_is_indexable_on_every_database(settings):
         assert found.status_code == 200, found.text
         assert found.json()["deploymentId"] == created.json()["deployment"]["id"]
     with pytest.raises(ValueError, match="ALIEN_MAX_TEXT_CHARS"):
-        dataclasses.replace(settings, max_text_chars=641)
+        Settings.from_env({"ALIEN_MAX_TEXT_CHARS": "641"})
 
 
 @pytest.mark.parametrize(
