@@ -31,11 +31,14 @@ STATUS = {
     "DEPLOYMENT_GROUP_NOT_FOUND": 404,
     "RELEASE_NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
+    "REQUEST_TIMEOUT": 408,
     "DEPLOYMENT_LOCKED": 409,
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
+    "REQUEST_HEADERS_TOO_LARGE": 431,
     "INVALID_client_config": 500,
     "GENERIC_ERROR": 500,
+    "SERVICE_UNAVAILABLE": 503,
 }
 #: Framework statuses -> code, for Connexion's problems and Starlette's HTTP exceptions.
 CODE_FOR_STATUS = {
@@ -44,10 +47,11 @@ CODE_FOR_STATUS = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
-RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR"}
+RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR", "REQUEST_TIMEOUT", "SERVICE_UNAVAILABLE"}
 INTERNAL_ERROR_MESSAGE = "Internal server error"
 
 
@@ -58,11 +62,7 @@ def alien_response(
     headers: dict[str, str] | None = None,
 ) -> ConnexionResponse:
     status = STATUS[code]
-    body: dict[str, Any] = {"code": code, "message": message[:16384]}
-    if context:
-        body["context"] = context
-    body |= {"retryable": code in RETRYABLE, "internal": code == "GENERIC_ERROR",
-             "httpStatusCode": status}  # fmt: skip
+    body = alien_body(code, message, context)
     headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
@@ -73,6 +73,17 @@ def alien_response(
         body=json.dumps(body),
         headers=headers,
     )
+
+
+def alien_body(code: str, message: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The AlienError document, also for answers written below the app (the worker's protocol,
+    /ready)."""
+    body: dict[str, Any] = {"code": code, "message": message[:16384]}
+    if context:
+        body["context"] = context
+    body |= {"retryable": code in RETRYABLE, "internal": code == "GENERIC_ERROR",
+             "httpStatusCode": STATUS[code]}  # fmt: skip
+    return body
 
 
 def internal_error(exc: BaseException) -> ConnexionResponse:

@@ -72,6 +72,15 @@ class Settings:
     validate_responses: bool = True
     db_max_connections: int = 8
     log_level: str = "INFO"
+    # Serving (docs/behaviour.md §12): read by app/gunicorn_conf.py and the worker.
+    host: str = "127.0.0.1"
+    web_concurrency: int = 2
+    body_timeout_seconds: float = 5.0
+    header_timeout_seconds: float = 5.0
+    keepalive_seconds: int = 5
+    max_header_bytes: int = 16 * 1024
+    drain_seconds: float = 5.0
+    graceful_timeout_seconds: int = 30
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:
@@ -106,10 +115,19 @@ ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "validate_responses": ("ALIEN_VALIDATE_RESPONSES", _flag),
     "db_max_connections": ("ALIEN_DB_MAX_CONNECTIONS", int),
     "log_level": ("ALIEN_LOG_LEVEL", str.upper),
+    "host": ("HOST", str),
+    "web_concurrency": ("WEB_CONCURRENCY", int),
+    "body_timeout_seconds": ("ALIEN_BODY_TIMEOUT_SECONDS", float),
+    "header_timeout_seconds": ("ALIEN_HEADER_TIMEOUT_SECONDS", float),
+    "keepalive_seconds": ("ALIEN_KEEPALIVE_SECONDS", int),
+    "max_header_bytes": ("ALIEN_MAX_HEADER_BYTES", int),
+    "drain_seconds": ("ALIEN_DRAIN_SECONDS", float),
+    "graceful_timeout_seconds": ("ALIEN_GRACEFUL_TIMEOUT_SECONDS", int),
 }
 
-#: Read by the Makefile / gunicorn rather than by the app.
-SERVING_ENV = ("HOST", "WEB_CONCURRENCY")
+#: Read by the Makefile / gunicorn rather than by the app (none left: gunicorn's settings come
+#: from app/gunicorn_conf.py, which reads them through Settings).
+SERVING_ENV: tuple[str, ...] = ()
 
 
 def documented_variables() -> set[str]:

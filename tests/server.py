@@ -1,8 +1,11 @@
 """Real servers for concurrency tests: gunicorn + uvicorn workers, as `make run` serves.
 
-`LiveServer(database_url, state_dir, workers=N).start()` runs `gunicorn app.asgi:app` on a free
-loopback port and waits for /health; `stop()` ends it. Several instances may share a database.
-`spawn()` and `wait_ready()` are the two halves of `start()`, for starting several at once.
+`LiveServer(database_url, state_dir, workers=N).start()` runs gunicorn with the project's one
+serving configuration (`-c python:app.gunicorn_conf`, which `make run` uses too) on a free
+loopback port and waits for /health; `stop()` ends it (SIGTERM). Several instances may share a
+database. `spawn()` and `wait_ready()` are the two halves of `start()`, for starting several at
+once. Settings travel as environment variables, exactly as an operator sets them; the drain on
+SIGTERM is off unless a test sets ALIEN_DRAIN_SECONDS (it would slow every teardown).
 """
 
 from __future__ import annotations
@@ -47,8 +50,11 @@ class LiveServer:
             **os.environ,
             "DATABASE_URL": database_url,
             "ALIEN_STATE_DIR": str(state_dir),
+            "HOST": "127.0.0.1",
             "PORT": str(self.port),
+            "WEB_CONCURRENCY": str(workers),
             "ALIEN_LOG_LEVEL": "WARNING",
+            "ALIEN_DRAIN_SECONDS": "0",
             **(env or {}),
         }
         self.args = list(args)  # more gunicorn options, e.g. ["--preload"]
@@ -83,22 +89,9 @@ class LiveServer:
         raise RuntimeError(f"server did not come up in {timeout}s:\n{self.log()}")
 
     def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf"]
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-k",
-                "uvicorn_worker.UvicornWorker",
-                "-w",
-                str(self.workers),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--control-socket",
-                str(self.state_dir / f"gunicorn-{self.port}.ctl"),
-                *self.args,
-                self.target,
-            ],  # fmt: skip
+            [*gunicorn, *self.args, self.target],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -108,6 +101,12 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def pid(self) -> int:
+        """The gunicorn master's process id."""
+        assert self.process is not None, "spawn() first"
+        return self.process.pid
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
