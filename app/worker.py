@@ -45,6 +45,10 @@ log = logging.getLogger("uvicorn.error")  # the worker's log, wired to gunicorn'
 PARENT_CHECK_TICKS = 10
 
 
+class HeadRejected(Exception):
+    """Raised from a parser callback to stop parsing a head that was just answered."""
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """A request head must be complete within `header_timeout` seconds of its first byte (and a
     new connection must start one within as long), and stay under `max_header_bytes`. Idle
@@ -55,7 +59,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.header_timeout = header_timeout
         self.max_header_bytes = max_header_bytes
         self.awaiting_head = False  # between a response (or the connection) and the next head
-        self.head_bytes = 0
+        self.head_bytes = 0  # bytes received for an incomplete head
+        self.parsed_head_bytes = 0  # request line and headers of the head being parsed
         self.head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -71,12 +76,38 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.awaiting_head and self.head_bytes == 0:
             self._arm()  # the head starts now: its own deadline, whatever the idle time was
         super().data_received(data)
-        # Still awaiting after the parser ran: every byte of `data` belonged to the head.
+        # Still awaiting after the parser ran: every byte of `data` belonged to the head (whose
+        # parts httptools buffers until each is complete, so they are counted here too).
         if self.awaiting_head and not self.transport.is_closing():
             self.head_bytes += len(data)
             if self.head_bytes > self.max_header_bytes:
                 limit = self.max_header_bytes
                 self._reject("REQUEST_HEADERS_TOO_LARGE", f"Request headers exceed {limit} bytes")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.parsed_head_bytes = 0
+
+    # A head that arrives whole in one read is parsed before data_received can count it: the
+    # parser's callbacks count it too (exactly, as the parts arrive).
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        self.parsed_head_bytes += size
+        if self.parsed_head_bytes > self.max_header_bytes:
+            limit = self.max_header_bytes
+            self._reject("REQUEST_HEADERS_TOO_LARGE", f"Request headers exceed {limit} bytes")
+            raise HeadRejected  # uvicorn then sees a parser error on a connection hanging up
+
+    def send_400_response(self, msg: str) -> None:
+        if not self.transport.is_closing():  # not after a 431/408 this protocol already sent
+            super().send_400_response(msg)
 
     def on_headers_complete(self) -> None:
         self.awaiting_head = False

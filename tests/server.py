@@ -123,3 +123,30 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def read_until_closed(sock: socket.socket, deadline: float) -> tuple[bytes, float | None]:
+    """Everything the server sends on `sock` until it closes the connection, and the moment
+    (time.monotonic) it did; None for the moment if it was still open at `deadline`."""
+    received = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return received, None
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            return received, None
+        except ConnectionResetError:
+            return received, time.monotonic()
+        if not chunk:
+            return received, time.monotonic()
+        received += chunk
+
+
+def status_of(raw: bytes) -> int | None:
+    """The status code of the first response in `raw` bytes, None if there is none."""
+    if not raw.startswith(b"HTTP/1.1 "):
+        return None
+    return int(raw[9:12])
