@@ -116,6 +116,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if lifecycle.draining.is_set() and self.cycle is not None:  # §12: no keep-alive now
             self.cycle.keep_alive = False
 
+    def drain(self) -> None:
+        """Draining began: a request in flight is answered, then its connection closes. (An
+        idle one is left to its keep-alive timeout: closing it now would race a client that
+        is sending on it.)"""
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+
     def on_response_complete(self) -> None:
         pipelined = bool(self.pipeline)
         super().on_response_complete()
@@ -170,6 +177,7 @@ class AlienServer(Server):
         self.drain_seconds = drain_seconds
         self.parent_pid = parent_pid
         self.drain_until: float | None = None
+        self.drain_begun = False
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if sig == signal.SIGTERM and self.drain_seconds > 0 and not self.should_exit:
@@ -180,6 +188,11 @@ class AlienServer(Server):
         super().handle_exit(sig, frame)
 
     async def on_tick(self, counter: int) -> bool:
+        if self.drain_until is not None and not self.drain_begun:
+            self.drain_begun = True  # here, not in the signal handler: the loop's own thread
+            for connection in list(self.server_state.connections):
+                if isinstance(connection, GuardedHttpToolsProtocol):
+                    connection.drain()
         if self.drain_until is not None and time.monotonic() >= self.drain_until:
             self.drain_until = None
             super().handle_exit(signal.SIGTERM, None)  # drained: now uvicorn's graceful shutdown

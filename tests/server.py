@@ -40,8 +40,9 @@ class LiveServer:
         env: dict[str, str] | None = None,
         args: Sequence[str] = (),
         target: str = "app.asgi:app",
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.state_dir = state_dir
