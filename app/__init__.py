@@ -7,9 +7,16 @@ import inspect
 import json
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# Connexion imports Starlette's test client at import time (connexion/apps/abstract.py), which
+# warns about httpx with a UserWarning subclass, shown by default: in every worker and every
+# CLI call. Not ours to fix; the filter must precede the first `import connexion`, so it sits
+# here, in the package every entry point imports first.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 import peewee
 from connexion import FlaskApp
@@ -24,7 +31,15 @@ import handlers
 from app import errors
 from app.auth import bearer_handler
 from app.limits import Limits, StrictJSONProvider
-from app.middleware import BodyLimit, HeadAsGet, JsonByDefault, PathGuard, RequestLog
+from app.middleware import (
+    BodyDeadline,
+    BodyLimit,
+    HeadAsGet,
+    JsonByDefault,
+    NoFormBodies,
+    PathGuard,
+    RequestLog,
+)
 from app.settings import ConfigError, Settings, without_password
 from app.spec import overlay, raw_bytes, raw_spec
 from app.validation import (
@@ -73,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     )
     app.app.json = StrictJSONProvider(app.app)  # handlers get the body the validator accepted
     app.add_url_rule("/openapi.json", "openapi_json", serve_raw_spec)
+    app.add_url_rule("/ready", "ready", handlers.health.ready)  # §12, not in spec
+    app.add_middleware(NoFormBodies, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(PathGuard, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(JsonByDefault, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(
@@ -80,6 +97,11 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     )
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(
+        BodyDeadline,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        seconds=settings.body_timeout_seconds,
+    )
     errors.install(app, spec)
     return app
 

@@ -32,11 +32,14 @@ STATUS = {
     "DEPLOYMENT_GROUP_NOT_FOUND": 404,
     "RELEASE_NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
+    "REQUEST_TIMEOUT": 408,
     "DEPLOYMENT_LOCKED": 409,
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
+    "REQUEST_HEADERS_TOO_LARGE": 431,
     "INVALID_client_config": 500,
     "GENERIC_ERROR": 500,
+    "SERVICE_UNAVAILABLE": 503,
 }
 #: Framework statuses -> code, for Connexion's problems and Starlette's HTTP exceptions.
 CODE_FOR_STATUS = {
@@ -45,10 +48,11 @@ CODE_FOR_STATUS = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
-RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR"}
+RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR", "REQUEST_TIMEOUT", "SERVICE_UNAVAILABLE"}
 INTERNAL_ERROR_MESSAGE = "Internal server error"
 #: An error body echoes at most this much of anything (a message, each context string, each
 #: context list), however large the input it describes (docs/behaviour.md §11).
@@ -63,11 +67,7 @@ def alien_response(
     headers: dict[str, str] | None = None,
 ) -> ConnexionResponse:
     status = STATUS[code]
-    body: dict[str, Any] = {"code": code, "message": clip(message, MAX_ECHO_CHARS)}
-    if context:
-        body["context"] = _bounded(context)
-    body |= {"retryable": code in RETRYABLE, "internal": code == "GENERIC_ERROR",
-             "httpStatusCode": status}  # fmt: skip
+    body = alien_body(code, message, context)
     headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
@@ -89,6 +89,17 @@ def _bounded(value: Any) -> Any:
     if isinstance(value, list):
         return [_bounded(v) for v in value[:MAX_ECHO_ITEMS]]
     return value
+
+
+def alien_body(code: str, message: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The AlienError document, also for answers written below the app (the worker's protocol,
+    /ready)."""
+    body: dict[str, Any] = {"code": code, "message": clip(message, MAX_ECHO_CHARS)}
+    if context:
+        body["context"] = _bounded(context)
+    body |= {"retryable": code in RETRYABLE, "internal": code == "GENERIC_ERROR",
+             "httpStatusCode": STATUS[code]}  # fmt: skip
+    return body
 
 
 def internal_error(exc: BaseException) -> ConnexionResponse:

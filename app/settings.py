@@ -85,6 +85,20 @@ def integer(low: int, high: int | None = None, unit: str = "") -> Callable[[str]
     return parse
 
 
+def seconds(low: float, high: float) -> Callable[[str], float]:
+    accepts = f"a number of seconds from {low:g} to {high:g}"
+
+    def parse(raw: str) -> float:
+        if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,6})?", raw.strip()):
+            raise ValueError(accepts)
+        value = float(raw)
+        if not low <= value <= high:
+            raise ValueError(accepts)
+        return value
+
+    return parse
+
+
 def flag(raw: str) -> bool:
     value = raw.strip().lower()
     if value not in TRUE + FALSE:
@@ -260,6 +274,33 @@ class Settings:
         "largest stored JSON document (`stackSettings`, `stackState`, `environmentInfo`, "
         "`runtimeMetadata`, a release's `stack`, `gitMetadata`) as compact UTF-8 JSON; larger "
         "answers 400",
+    )  # fmt: skip
+    # Serving (docs/behaviour.md §12): read by app/gunicorn_conf.py and the worker.
+    body_timeout_seconds: float = setting(
+        "ALIEN_BODY_TIMEOUT_SECONDS", 5.0, seconds(0.1, 600),
+        "a request body must arrive within this, else 408 and the connection closes", "`5`",
+    )  # fmt: skip
+    header_timeout_seconds: float = setting(
+        "ALIEN_HEADER_TIMEOUT_SECONDS", 5.0, seconds(0.1, 600),
+        "a request head must arrive within this of its first byte (else 408), and a new "
+        "connection must start one within as long (else it is closed)", "`5`",
+    )  # fmt: skip
+    keepalive_seconds: int = setting(
+        "ALIEN_KEEPALIVE_SECONDS", 5, integer(1, 3600, unit=" of seconds"),
+        "an idle keep-alive connection is closed after this",
+    )  # fmt: skip
+    max_header_bytes: int = setting(
+        "ALIEN_MAX_HEADER_BYTES", 16 * 1024, integer(1024, 1024 * 1024, unit=" of bytes"),
+        "request line plus headers above this answer 431 and the connection closes",
+    )  # fmt: skip
+    drain_seconds: float = setting(
+        "ALIEN_DRAIN_SECONDS", 5.0, seconds(0, 600),
+        "on SIGTERM, `/ready` answers 503 and responses close their connections for this long "
+        "before the listener closes", "`5`",
+    )  # fmt: skip
+    graceful_timeout_seconds: int = setting(
+        "ALIEN_GRACEFUL_TIMEOUT_SECONDS", 30, integer(1, 3600, unit=" of seconds"),
+        "after the drain, requests in flight get this long to finish",
     )  # fmt: skip
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
