@@ -11,6 +11,7 @@ Server hooks are plain functions below (gunicorn finds them by name: `post_fork`
 
 from __future__ import annotations
 
+import os
 import sys
 
 from app.settings import ConfigError, Settings
@@ -37,8 +38,13 @@ graceful_timeout = int(_settings.drain_seconds + _settings.graceful_timeout_seco
 
 # gunicorn >= 25.1 opens a control socket (for `gunicornc`) at one fixed path per user, so two
 # instances on one host would share and remove each other's. One per instance, named by port,
-# in the instance's state directory (the option is ignored by older gunicorn).
-control_socket = str((_settings.state_dir / f"gunicorn-{_settings.port}.ctl").absolute())
+# in the instance's state directory; none when that path is too long for a Unix socket (104
+# bytes on macOS, 108 on Linux). Older gunicorn ignores both options.
+_control = (_settings.state_dir / f"gunicorn-{_settings.port}.ctl").absolute()
+if len(os.fsencode(_control)) < 104:
+    control_socket = str(_control)
+else:
+    control_socket_disable = True
 
 # Logs: gunicorn's and the workers' lifecycle lines on stderr; the app writes its own access
 # line per request (app/middleware.py RequestLog), so gunicorn's access log stays off.

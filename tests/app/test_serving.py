@@ -61,6 +61,12 @@ def test_plain_gunicorn_serves_with_the_projects_configuration(args, tmp_path):
     assert settings["control_socket"] == str(tmp_path / "gunicorn-9123.ctl")
 
 
+def test_no_control_socket_where_its_path_would_be_too_long(tmp_path):
+    deep = tmp_path / ("x" * 60) / ("y" * 40)
+    settings = gunicorn_settings(ALIEN_STATE_DIR=str(deep))
+    assert settings["control_socket_disable"] == "True"
+
+
 def test_a_bad_setting_stops_gunicorn_with_one_line():
     run = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--print-config", "app.asgi:app"],
