@@ -8,10 +8,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 TRUE = {"1", "true", "yes", "on"}
+LOG_FORMATS = ("text", "json")
 
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in TRUE
+
+
+def _log_format(value: str) -> str:
+    if value.strip().lower() not in LOG_FORMATS:
+        raise ValueError(f"ALIEN_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    return value.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,9 @@ class Settings:
     validate_responses: bool = True
     db_max_connections: int = 8
     log_level: str = "INFO"
+    log_format: str = "text"
+    metrics_token: str | None = None  # None: /metrics answers anyone
+    metrics_dir: Path | None = None  # set by the gunicorn hooks (app/metrics.py), not by hand
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:
@@ -106,6 +116,9 @@ ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "validate_responses": ("ALIEN_VALIDATE_RESPONSES", _flag),
     "db_max_connections": ("ALIEN_DB_MAX_CONNECTIONS", int),
     "log_level": ("ALIEN_LOG_LEVEL", str.upper),
+    "log_format": ("ALIEN_LOG_FORMAT", _log_format),
+    "metrics_token": ("ALIEN_METRICS_TOKEN", str),
+    "metrics_dir": ("PROMETHEUS_MULTIPROC_DIR", Path),
 }
 
 #: Read by the Makefile / gunicorn rather than by the app.

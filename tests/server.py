@@ -94,6 +94,8 @@ class LiveServer:
                 str(self.workers),
                 "-b",
                 f"127.0.0.1:{self.port}",
+                "--config",
+                "python:app.gunicorn_conf",
                 "--control-socket",
                 str(self.state_dir / f"gunicorn-{self.port}.ctl"),
                 *self.args,
