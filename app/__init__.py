@@ -141,4 +141,3 @@ def bind(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
 def serve_raw_spec() -> Response:
     """The contract exactly as the file has it (Connexion's served spec is resolved/overlaid)."""
     return Response(raw_bytes(), mimetype="application/json")
-

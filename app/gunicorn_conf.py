@@ -4,8 +4,14 @@ Minimal on the `observe` branch; the serving configuration (workers, bind, timeo
 added beside these lines.
 """
 
-from app import logs, multiproc
-from app.settings import Settings
+import warnings
+
+# Connexion imports Starlette's test client, which warns about httpx once per process: not ours,
+# and in JSON mode a line that is not JSON.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+from app import logs, multiproc  # noqa: E402
+from app.settings import Settings  # noqa: E402
 
 _settings = Settings.from_env()
 

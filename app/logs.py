@@ -2,10 +2,10 @@
 
 Every line a request produces carries its request id: the request-id middleware sets
 `REQUEST_ID` (a contextvar, so it follows the request into worker threads) and the log record
-factory copies it onto each record as it is made, whichever logger or handler it goes to. The app and gunicorn (master, workers, uvicorn) log through
-the same handler and formatter: `configure_logging` for the app, `gunicorn_logconfig` for the
-gunicorn configuration. Messages never hold a token or a body (the access line has method, path,
-status and duration only).
+factory copies it onto each record as it is made, whichever logger or handler it goes to.
+The app and gunicorn (master, workers, uvicorn) log in the same format: `configure_logging` for
+the app, `gunicorn_logconfig` for the gunicorn configuration. Messages never hold a token or a
+body (the access line has method, path, status and duration only).
 """
 
 from __future__ import annotations

@@ -77,8 +77,8 @@ class Deployment(BaseModel):
     def counts_by_status_and_platform(cls) -> list[tuple[str, str, int]]:
         """How many deployments there are of each (status, platform): for the metrics."""
         count = peewee.fn.COUNT(cls.id)
-        query = cls.select(cls.status, cls.platform, count).group_by(cls.status, cls.platform)
-        return [(status, platform, n) for status, platform, n in query.tuples()]
+        rows: Any = cls.select(cls.status, cls.platform, count).group_by(cls.status, cls.platform)
+        return [(status, platform, n) for status, platform, n in rows.tuples()]
 
     @classmethod
     def get_or_404(cls, deployment_id: str) -> Deployment:

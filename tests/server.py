@@ -95,7 +95,7 @@ class LiveServer:
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "--config",
-                "python:app.gunicorn_conf",
+                str(ROOT / "app" / "gunicorn_conf.py"),
                 "--control-socket",
                 str(self.state_dir / f"gunicorn-{self.port}.ctl"),
                 *self.args,

@@ -80,4 +80,3 @@ def test_raw_spec_is_served_verbatim(client):
     assert response.status_code == 200
     assert response.content == raw_bytes()
     assert response.headers["content-type"].startswith("application/json")
-

@@ -88,7 +88,9 @@ def test_authorize_then_try_whoami_in_a_real_browser(browser, live_server, setti
     browser.get(server.url + "/")  # the redirect to /ui/ included
     assert browser.current_url == server.url + "/ui/"
     click("button.authorize")
-    field = wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, ".auth-container input")))
+    field = wait.until(
+        ready.visibility_of_element_located((By.CSS_SELECTOR, ".auth-container input"))
+    )
     field.send_keys(settings.admin_token)
     click(".auth-btn-wrapper button.authorize")
     click(".auth-btn-wrapper button.btn-done")
@@ -98,7 +100,9 @@ def test_authorize_then_try_whoami_in_a_real_browser(browser, live_server, setti
     click("#operations-whoami-whoami .execute")
 
     live = "#operations-whoami-whoami .live-responses-table .response"
-    status = wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, f"{live} .response-col_status")))
+    status = wait.until(
+        ready.visibility_of_element_located((By.CSS_SELECTOR, f"{live} .response-col_status"))
+    )
     body = browser.find_element(By.CSS_SELECTOR, f"{live} .response-col_description pre").text
     assert status.text.strip() == "200", body
     assert json.loads(body)["scope"] == {"type": "admin"}
