@@ -32,7 +32,7 @@ from app.validation import (
     omit_combinator_nulls,
     response_schemas,
 )
-from models.db import bind_database, db, make_database
+from models.db import CheckedPooledPostgresqlDatabase, bind_database, db, make_database
 from models.schema import bootstrap, migrate
 
 log = logging.getLogger("alien")
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     configure_logging(settings.log_level, settings.log_format)
     metrics = Metrics(settings)
     prepare_storage(settings)
-    if hasattr(db.obj, "on_in_use_change"):
+    if isinstance(db.obj, CheckedPooledPostgresqlDatabase):
         db.obj.on_in_use_change = metrics.pool_changed
     compile_schemas()
 

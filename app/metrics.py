@@ -1,4 +1,4 @@
-"""`GET /metrics` in Prometheus text format (docs/behaviour.md §9).
+"""`GET /metrics` in Prometheus text format (docs/behaviour.md §12).
 
 Requests are counted by operationId, method and status, and timed by operationId, in the
 outermost middleware, so error responses count with their final status. Under gunicorn every
