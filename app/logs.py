@@ -16,6 +16,7 @@ import sys
 from contextvars import ContextVar
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -23,6 +24,8 @@ FORMATS = ("text", "json")
 PLAIN = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
 #: JSON fields of every line, renamed to what log shippers expect; extras are added as given.
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s %(request_id)s"
+#: Extras of other libraries' records that are no use in a shipped line (uvicorn's ANSI copy).
+NOT_SHIPPED = ("color_message",)
 ISO_TIME = "%Y-%m-%dT%H:%M:%S%z"
 JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"}
 
@@ -54,7 +57,10 @@ class PlainFormatter(logging.Formatter):
 
 def formatter(log_format: str) -> logging.Formatter:
     if log_format == "json":
-        return JsonFormatter(JSON_FIELDS, datefmt=ISO_TIME, rename_fields=JSON_RENAMES)
+        return JsonFormatter(
+            JSON_FIELDS, datefmt=ISO_TIME, rename_fields=JSON_RENAMES,
+            reserved_attrs=[*RESERVED_ATTRS, *NOT_SHIPPED],
+        )  # fmt: skip
     return PlainFormatter(PLAIN)
 
 

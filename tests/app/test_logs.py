@@ -50,6 +50,7 @@ def test_json_lines_from_app_and_gunicorn_with_the_request_id_on_the_error_line(
     assert all(isinstance(line, dict) for line in lines)
     assert {"gunicorn.error", "uvicorn.error", "alien.access"} <= {line["logger"] for line in lines}
     assert {"time", "level", "logger", "pid", "message", "request_id"} <= set(lines[0])
+    assert not [line for line in lines if "color_message" in line]
 
     of_request = [line for line in lines if line["request_id"] == "req-failing-1"]
     assert [(line["logger"], line["level"]) for line in of_request] == [
