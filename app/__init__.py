@@ -86,11 +86,12 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     app.add_middleware(
         BodyLimit, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes
     )
-    app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
-    app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    # At one position the first added is the outermost: metrics see HEAD before HeadAsGet.
     app.add_middleware(
         RequestMetrics, position=MiddlewarePosition.BEFORE_EXCEPTION, metrics=metrics
     )
+    app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
     errors.install(app, spec)
     return app
 

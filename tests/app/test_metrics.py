@@ -124,13 +124,15 @@ def test_every_server_start_counts_from_zero(database_url, settings, tmp_path):
     assert value(scraped, "alien_http_requests_total", **health) >= 1  # this start's own
 
 
-def test_requests_outside_the_spec_count_under_no_operation(client, admin):
+def test_requests_count_by_operation_method_and_final_status(client, admin):
     client.get("/nope")
     client.get("/v1/whoami", headers=admin)
+    client.head("/v1/whoami", headers=admin)
     scraped = samples(client.get("/metrics").text)
     requests = "alien_http_requests_total"
     assert value(scraped, requests, operation_id="none", method="GET", status="404") == 1
     assert value(scraped, requests, operation_id="whoami", method="GET", status="200") == 1
+    assert value(scraped, requests, operation_id="whoami", method="HEAD", status="200") == 1
 
 
 def test_deployments_and_leases_are_read_at_scrape_time(client, api, world, settings):
