@@ -25,12 +25,13 @@ from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
-from flask import Response
+from flask import Response, redirect
 
 import handlers
 from app import errors
 from app.auth import bearer_handler
 from app.limits import Limits, StrictJSONProvider
+from app.logs import configure_logging
 from app.middleware import (
     BodyDeadline,
     BodyLimit,
@@ -48,16 +49,28 @@ from app.validation import (
     response_schemas,
     validator_map,
 )
-from models.db import bind_database, db, make_database
+from models.db import CheckedPooledPostgresqlDatabase, bind_database, db, make_database
 from models.schema import bootstrap, migrate
 
 log = logging.getLogger("alien")
 
 
+#: Where Swagger UI loads its document from: the overlaid spec, which declares the bearer
+#: scheme (so the UI has an Authorize button); /openapi.json stays the verbatim file.
+OVERLAY_PATH = "/openapi.overlay.json"
+
+
 def create_app(settings: Settings | None = None) -> FlaskApp:
+    # Imported here, not above: prometheus-client chooses its storage when first imported, and
+    # the gunicorn configuration imports this package before it sets that up (app/multiproc.py).
+    from app.metrics import Metrics, RequestMetrics
+
     settings = settings or Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    metrics = Metrics(settings)
     prepare_storage(settings)
+    if isinstance(db.obj, CheckedPooledPostgresqlDatabase):
+        db.obj.on_in_use_change = metrics.pool_changed
     compile_schemas()
 
     spec = overlay(raw_spec())
@@ -83,17 +96,27 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         ),
         security_map={"bearer": bearer_handler(settings.dev_mode)},
         swagger_ui_options=SwaggerUIOptions(
-            serve_spec=False, swagger_ui_path="/ui", spec_path="/openapi.json"
+            serve_spec=False, swagger_ui_path="/ui", spec_path=OVERLAY_PATH
         ),
     )
     app.app.json = StrictJSONProvider(app.app)  # handlers get the body the validator accepted
     app.add_url_rule("/openapi.json", "openapi_json", serve_raw_spec)
+    overlaid = json.dumps(spec).encode()
+    app.add_url_rule(
+        OVERLAY_PATH, "openapi_overlay", lambda: Response(overlaid, mimetype="application/json")
+    )
+    app.add_url_rule("/", "root", lambda: redirect("/ui/"))
+    app.add_url_rule("/metrics", "metrics", metrics.serve)
     app.add_url_rule("/ready", "ready", handlers.health.ready)  # §12, not in spec
     app.add_middleware(NoFormBodies, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(PathGuard, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(JsonByDefault, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(
         BodyLimit, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes
+    )
+    # At one position the first added is the outermost: metrics see HEAD before HeadAsGet.
+    app.add_middleware(
+        RequestMetrics, position=MiddlewarePosition.BEFORE_EXCEPTION, metrics=metrics
     )
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
@@ -112,7 +135,7 @@ def prepare_storage(settings: Settings) -> None:
     with db.connection_context():
         minted = bootstrap(settings.admin_token, settings.dev_mode)
     if minted is not None:
-        announce_admin_token(minted, settings.state_dir)
+        announce_admin_token(minted, settings.state_dir, settings.log_format)
 
 
 def open_storage(settings: Settings) -> None:
@@ -137,9 +160,13 @@ def open_storage(settings: Settings) -> None:
         db.close()
 
 
-def announce_admin_token(token: str, state_dir: Path) -> None:
-    """Show the first admin token once, and keep it where only this user can read it."""
+def announce_admin_token(token: str, state_dir: Path, log_format: str = "text") -> None:
+    """Show the first admin token once, and keep it where only this user can read it.
+    JSON logs are shipped, and a token is never logged: there, only the file has it."""
     path = write_admin_token(token, state_dir)
+    if log_format == "json":
+        log.warning("admin token minted and written to %s", path)
+        return
     print(f"Admin API key: {token}", flush=True)
     print(f"(also written to {path})", flush=True)
 
@@ -176,10 +203,3 @@ def bind(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
 def serve_raw_spec() -> Response:
     """The contract exactly as the file has it (Connexion's served spec is resolved/overlaid)."""
     return Response(raw_bytes(), mimetype="application/json")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
-    )
-    logging.getLogger("alien").setLevel(level)

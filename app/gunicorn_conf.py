@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
+from app import logs, multiproc
 from app.settings import ConfigError, Settings
 
 try:
@@ -51,3 +52,11 @@ else:
 errorlog = "-"
 loglevel = "info"
 accesslog = None
+
+# Metrics: one directory per server start, before any worker (or --preload) imports
+# prometheus-client (app/multiproc.py); a dead worker's files are marked, the directory removed.
+multiproc.start(_settings.state_dir)
+child_exit = multiproc.child_exit
+on_exit = multiproc.on_exit
+
+logconfig_dict = logs.gunicorn_logconfig(_settings.log_level, _settings.log_format)

@@ -12,16 +12,19 @@ import uuid
 from connexion.exceptions import ProblemException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.logs import REQUEST_ID
+
 log = logging.getLogger("alien.access")
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class RequestLog:
     """One log line per request (method, path, status, duration, request id); the id is
-    echoed as `X-Request-Id`. Headers, and so tokens, are never logged. Outermost, so it sees
-    the final status of error responses too."""
+    echoed as `X-Request-Id` and set in `REQUEST_ID` for every line logged while the request
+    runs. Headers, and so tokens, are never logged. Outermost, so it sees the final status of
+    error responses too."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -31,7 +34,8 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        reset = REQUEST_ID.set(request_id)
         started = time.perf_counter()
         status = 500
 
@@ -48,14 +52,18 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            path = CONTROL.sub("?", scope["path"])
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
             log.info(
-                "%s %s %d %.1fms request_id=%s",
+                "%s %s %d %.1fms",
                 scope["method"],
-                CONTROL.sub("?", scope["path"]),
+                path,
                 status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+                duration_ms,
+                extra={"method": scope["method"], "path": path, "status": status,
+                       "duration_ms": duration_ms},
+            )  # fmt: skip
+            REQUEST_ID.reset(reset)
 
 
 class BodyLimit:

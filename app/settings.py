@@ -24,6 +24,7 @@ ADMIN_TOKEN = re.compile(r"ax_admin_[A-Za-z0-9_-]{40,200}")
 SQLITE_SCHEMES = ("sqlite",)
 POSTGRES_SCHEMES = ("postgres", "postgresql", "postgres+pool", "postgresql+pool")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -106,6 +107,15 @@ def flag(raw: str) -> bool:
     return value in TRUE
 
 
+def choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.strip().lower() not in options:
+            raise ValueError(f"one of {', '.join(options)}")
+        return raw.strip().lower()
+
+    return parse
+
+
 def log_level(raw: str) -> str:
     if raw.strip().upper() not in LOG_LEVELS:
         raise ValueError(f"one of {', '.join(LOG_LEVELS)}")
@@ -171,6 +181,12 @@ def cloud(env: str, platform: str, show: Callable[[Any], str] | None = None) -> 
     doc = f"credentials handed to `{platform}` deployments by resolve-credentials"
     return setting(env, None, text, doc if platform == "aws" else f"the same for `{platform}`",
                    "unset", show)  # fmt: skip
+
+
+def _log_format(value: str) -> str:
+    if value.strip().lower() not in LOG_FORMATS:
+        raise ValueError(f"ALIEN_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    return value.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -301,6 +317,21 @@ class Settings:
     graceful_timeout_seconds: int = setting(
         "ALIEN_GRACEFUL_TIMEOUT_SECONDS", 30, integer(1, 3600, unit=" of seconds"),
         "after the drain, requests in flight get this long to finish",
+    )  # fmt: skip
+    # Observability (docs/behaviour.md §12): log format and metrics.
+    log_format: str = setting(
+        "ALIEN_LOG_FORMAT", "text", choice(LOG_FORMATS),
+        "`text` (for a terminal) or `json` (one JSON object per line, to ship); see [Logs](#logs)",
+    )  # fmt: skip
+    metrics_token: str | None = setting(
+        "ALIEN_METRICS_TOKEN", None, text,
+        "when set, `/metrics` answers only `Authorization: Bearer <this value>`; unset, anyone "
+        "who reaches the port may scrape", "unset", hidden,
+    )  # fmt: skip
+    metrics_dir: Path | None = setting(
+        "PROMETHEUS_MULTIPROC_DIR", None, path,
+        "where gunicorn workers keep their metrics; the gunicorn configuration sets it afresh at "
+        "every start (`<state dir>/metrics-<pid>`), do not set it yourself", "set by the server",
     )  # fmt: skip
     cloud: CloudSettings = field(default_factory=CloudSettings)
 

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -130,6 +131,23 @@ class CheckedPooledPostgresqlDatabase(PooledPostgresqlDatabase):
     Written out here rather than inherited so the guarantee does not depend on which peewee
     release happens to ping (4.5.3's adapter does; older ones only looked at a local flag).
     """
+
+    #: Told the number of connections checked out after every check-out and check-in (metrics).
+    on_in_use_change: Callable[[int], None] | None = None
+
+    def connect(self, reuse_if_open: bool = False) -> bool:
+        opened = super().connect(reuse_if_open)
+        self._tell_in_use()
+        return bool(opened)
+
+    def close(self) -> bool:
+        closed = super().close()
+        self._tell_in_use()
+        return bool(closed)
+
+    def _tell_in_use(self) -> None:
+        if self.on_in_use_change is not None:
+            self.on_in_use_change(len(self._in_use))
 
     def execute_sql(self, sql: str, params: Any = None) -> Any:
         # A lookup by a value holding NUL (an id from a client) cannot match: nothing stored

@@ -74,6 +74,13 @@ class Deployment(BaseModel):
         )
 
     @classmethod
+    def counts_by_status_and_platform(cls) -> list[tuple[str, str, int]]:
+        """How many deployments there are of each (status, platform): for the metrics."""
+        count = peewee.fn.COUNT(cls.id)
+        rows: Any = cls.select(cls.status, cls.platform, count).group_by(cls.status, cls.platform)
+        return [(status, platform, n) for status, platform, n in rows.tuples()]
+
+    @classmethod
     def get_or_404(cls, deployment_id: str) -> Deployment:
         deployment = cls.get_or_none(cls.id == deployment_id)
         if deployment is None:

@@ -78,6 +78,14 @@ def _candidates(session: str, now: datetime, ttl_seconds: int) -> Any:
     return D.select().where(has_work & free)
 
 
+def lease_counts(now: datetime, ttl_seconds: int) -> tuple[int, int]:
+    """How many leases are held (live) and how many are stale (taken over by the next acquire)."""
+    stale_before = now - timedelta(seconds=ttl_seconds)
+    stale = D.locked_at.is_null() | (D.locked_at < stale_before)
+    leased = D.select().where(D.locked_by.is_null(False))
+    return leased.where(~stale).count(), leased.where(stale).count()
+
+
 def _scope(caller: Caller) -> Any:
     """DG tokens see their group's deployments, deployment tokens their own (admins: all)."""
     if caller.kind == DEPLOYMENT:

@@ -44,7 +44,7 @@ EXTRA_404 = {"create_deployment", "resolve_credentials", "operator_sync", "recon
 #: force): a bad value there is a 400 even where the spec declares no parameter.
 EXTENSION_QUERY = {"list_deployment_groups", "list_deployments", "delete_deployment"}
 #: Paths outside the API that the server also serves.
-NOT_API = ("/openapi.json", "/ui")
+NOT_API = ("/openapi.json", "/openapi.overlay.json", "/ui", "/metrics")
 #: docs/behaviour.md §3: every error code and the one status it is sent with.
 ERROR_CODES = {
     "UNAUTHORIZED": 401, "FORBIDDEN": 403, "VALIDATION_ERROR": 400, "BAD_REQUEST": 400,
@@ -173,7 +173,7 @@ def check(response: httpx.Response) -> None:
 
 def check_exchange(exchange: Exchange) -> None:
     path, method = exchange.path, exchange.method.lower()
-    if path.startswith(NOT_API):
+    if path.startswith(NOT_API) or path == "/":  # "/" redirects to the UI
         return
     route = _route(path)
     op = route[1].get("get" if method == "head" else method) if route else None
