@@ -72,6 +72,8 @@ class Settings:
     validate_responses: bool = True
     db_max_connections: int = 8
     log_level: str = "INFO"
+    simulate: bool = False
+    simulate_tick_ms: int = 500
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:
@@ -81,6 +83,8 @@ class Settings:
             object.__setattr__(self, "base_url", f"http://localhost:{self.port}")
         if self.admin_token is not None and not self.admin_token.startswith("ax_admin_"):
             raise ValueError("ALIEN_ADMIN_TOKEN must start with 'ax_admin_'")
+        if self.simulate_tick_ms < 1:
+            raise ValueError("ALIEN_SIMULATE_TICK_MS must be at least 1")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +110,8 @@ ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "validate_responses": ("ALIEN_VALIDATE_RESPONSES", _flag),
     "db_max_connections": ("ALIEN_DB_MAX_CONNECTIONS", int),
     "log_level": ("ALIEN_LOG_LEVEL", str.upper),
+    "simulate": ("ALIEN_SIMULATE", _flag),
+    "simulate_tick_ms": ("ALIEN_SIMULATE_TICK_MS", int),
 }
 
 #: Read by the Makefile / gunicorn rather than by the app.
