@@ -30,7 +30,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = DEADLINE, what: st
         value = predicate()
         if value:
             return value
-        time.sleep(0.05)
+        time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
@@ -72,8 +72,11 @@ class Arranger:
         return found
 
     def all_at(self, ids: list[str], status: str, release_id: str) -> bool:
+        listed = {d["id"]: d for d in self.ok("GET", "/v1/deployments")["items"]}
         return all(
-            (d := self.get(i))["status"] == status and d.get("currentReleaseId") == release_id
+            i in listed
+            and listed[i]["status"] == status
+            and listed[i].get("currentReleaseId") == release_id
             for i in ids
         )
 
