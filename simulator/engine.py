@@ -174,6 +174,8 @@ class Engine(Loop):
                 _raise_if_fatal(exc)
                 if exc.status == 409:  # our lease went stale and another engine took over
                     log.warning("%s: lease lost (%s)", snap.id, exc)
+                elif exc.status < 500:  # about this deployment only: the server is fine
+                    log.error("%s: reconcile refused (%s)", snap.id, exc)
                 else:
                     failed = exc
                     log.warning("%s: reconcile failed (%s)", snap.id, _describe(exc))
