@@ -24,7 +24,7 @@ $(VENV)/.test: pyproject.toml $(VENV)/.run
 install: $(VENV)/.run
 
 run: $(VENV)/.run
-	$(VENV)/bin/gunicorn -k uvicorn_worker.UvicornWorker -w $(WEB_CONCURRENCY) -b $(HOST):$(PORT) app.asgi:app
+	$(VENV)/bin/gunicorn -c python:simulator.gunicorn_hooks -k uvicorn_worker.UvicornWorker -w $(WEB_CONCURRENCY) -b $(HOST):$(PORT) app.asgi:app
 
 admin-token: $(VENV)/.run
 	$(PY) -m app admin-token

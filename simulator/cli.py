@@ -41,28 +41,69 @@ def _fail_rule(ctx: Any, param: Any, values: tuple[str, ...]) -> tuple[tuple[str
 
 
 @click.command("simulate")
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True,
-              help="Base URL of the Alien Server API.")
-@click.option("--token", help="Admin or deployment-group token (push mode), or a deployment "
-              "token (--operator). Prefer --token-file: a command line is visible to others.")
-@click.option("--token-file", metavar="PATH", help="Read the token from PATH ('-': stdin), "
-              "waiting up to 60 s for the server to write it.")
-@click.option("--tick", "tick_ms", type=click.IntRange(min=1), default=500, show_default=True,
-              metavar="MS", help="Milliseconds between steps.")
-@click.option("--operator", is_flag=True, help="Pull mode: play the operator of the "
-              "deployment the (deployment) token belongs to, then exit once it is deleted.")
-@click.option("--batch", type=click.IntRange(min=1, max=1000), default=25, show_default=True,
-              help="Deployments leased per tick (push mode).")
-@click.option("--fail", "fail_rules", multiple=True, callback=_fail_rule,
-              metavar="NAME_GLOB:STEP", help="Fail the first attempt of STEP (" +
-              ", ".join(FAILED) + ") for deployments whose name matches. Repeatable. A name "
-              "containing 'fail-at:STEP' does the same.")
-@click.option("--failure-rate", type=click.FloatRange(0.0, 1.0), default=0.0,
-              help="Also fail any step's first attempt with this probability (soak tests).")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="Base URL of the Alien Server API.",
+)
+@click.option(
+    "--token",
+    help="Admin or deployment-group token (push mode), or a deployment "
+    "token (--operator). Prefer --token-file: a command line is visible to others.",
+)
+@click.option(
+    "--token-file",
+    metavar="PATH",
+    help="Read the token from PATH ('-': stdin), waiting up to 60 s for the server to write it.",
+)
+@click.option(
+    "--tick",
+    "tick_ms",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    metavar="MS",
+    help="Milliseconds between steps.",
+)
+@click.option(
+    "--operator",
+    is_flag=True,
+    help="Pull mode: play the operator of the "
+    "deployment the (deployment) token belongs to, then exit once it is deleted.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=1000),
+    default=25,
+    show_default=True,
+    help="Deployments leased per tick (push mode).",
+)
+@click.option(
+    "--fail",
+    "fail_rules",
+    multiple=True,
+    callback=_fail_rule,
+    metavar="NAME_GLOB:STEP",
+    help="Fail the first attempt of STEP ("
+    + ", ".join(FAILED)
+    + ") for deployments whose name matches. Repeatable. A name "
+    "containing 'fail-at:STEP' does the same.",
+)
+@click.option(
+    "--failure-rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    help="Also fail any step's first attempt with this probability (soak tests).",
+)
 @click.option("--seed", type=int, help="Seed for --failure-rate, for repeatable runs.")
 @click.option("--session", help="Lease session name (default: sim-<host>-<pid>-<random>).")
-@click.option("--exit-with-parent", is_flag=True, hidden=True,
-              help="Stop when the process that started this one exits (the server's hook).")
+@click.option(
+    "--exit-with-parent",
+    is_flag=True,
+    hidden=True,
+    help="Stop when the process that started this one exits (the server's hook).",
+)
 def command(
     url: str,
     token: str | None,
@@ -90,6 +131,7 @@ def command(
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request: too chatty
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # finish the step, release, exit 0
         signal.signal(signum, lambda *_: stop.set())

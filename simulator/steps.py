@@ -141,6 +141,8 @@ class FailureRules:
         glob, sep, step = rule.rpartition(":")
         if not sep or not glob:
             raise ValueError(f"expected NAME_GLOB:STEP, got {rule!r}")
+        if step not in FAILED:
+            raise ValueError(f"unknown step {step!r}; one of {', '.join(FAILED)}")
         return glob, step
 
     def reason(self, name: str, step: str) -> str | None:

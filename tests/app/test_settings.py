@@ -73,3 +73,11 @@ def test_malformed_numbers_are_refused(bad):
 def test_settings_are_frozen():
     with pytest.raises(AttributeError):
         Settings().port = 1  # type: ignore[misc]
+
+
+def test_the_simulated_engine_settings():
+    assert Settings.from_env({}).simulate is False
+    s = Settings.from_env({"ALIEN_SIMULATE": "1", "ALIEN_SIMULATE_TICK_MS": "50"})
+    assert s.simulate is True and s.simulate_tick_ms == 50
+    with pytest.raises(ValueError, match="ALIEN_SIMULATE_TICK_MS"):
+        Settings.from_env({"ALIEN_SIMULATE_TICK_MS": "0"})

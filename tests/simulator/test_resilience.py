@@ -72,8 +72,12 @@ class FlakyProxy:
                 self.faults[f"{path} {fault}"] += 1
         if fault in ("drop", "500"):
             if fault == "500":
-                self._send(request, 500, b'{"code":"GENERIC_ERROR","message":"Internal server '
-                           b'error","retryable":false,"internal":false,"httpStatusCode":500}')
+                self._send(
+                    request,
+                    500,
+                    b'{"code":"GENERIC_ERROR","message":"Internal server '
+                    b'error","retryable":false,"internal":false,"httpStatusCode":500}',
+                )
             else:
                 request.close_connection = True
             return

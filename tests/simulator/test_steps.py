@@ -46,23 +46,24 @@ def valid(state: dict[str, Any]) -> None:
     assert not errors, [e.message for e in errors]
 
 
-@pytest.mark.parametrize(
-    "status, extra, after, current, target",
-    [
-        ("pending", {}, "initial-setup", None, "rel_1"),
-        ("initial-setup", {}, "provisioning", None, "rel_1"),
-        ("provisioning", {}, "running", "rel_1", None),
-        ("update-pending", {"current_release_id": "rel_1", "desired_release_id": "rel_2"}, "updating", "rel_1", "rel_2"),
-        ("updating", {"current_release_id": "rel_1", "desired_release_id": "rel_2"}, "running", "rel_2", None),
-        ("update-pending", {"current_release_id": "rel_1", "desired_release_id": None}, "updating", "rel_1", None),
-        ("delete-pending", {"current_release_id": "rel_1", "desired_release_id": None}, "deleting", "rel_1", None),
-        ("deleting", {"current_release_id": "rel_1", "desired_release_id": None}, "deleted", "rel_1", None),
-        ("provisioning-failed", {"retry_requested": True}, "provisioning", None, "rel_1"),
-        ("update-failed", {"retry_requested": True, "current_release_id": "rel_1", "desired_release_id": "rel_2"}, "updating", "rel_1", "rel_2"),
-        ("delete-failed", {"retry_requested": True, "current_release_id": "rel_1", "desired_release_id": None}, "deleting", "rel_1", None),
-        ("refresh-failed", {"retry_requested": True, "current_release_id": "rel_1", "desired_release_id": None}, "running", "rel_1", None),
-    ],
-)
+#: status, stored fields, next status, then the reported currentRelease and targetRelease
+WALK = [
+    ("pending", {}, "initial-setup", None, "rel_1"),
+    ("initial-setup", {}, "provisioning", None, "rel_1"),
+    ("provisioning", {}, "running", "rel_1", None),
+    ("update-pending", {"current_release_id": "rel_1", "desired_release_id": "rel_2"}, "updating", "rel_1", "rel_2"),
+    ("updating", {"current_release_id": "rel_1", "desired_release_id": "rel_2"}, "running", "rel_2", None),
+    ("update-pending", {"current_release_id": "rel_1", "desired_release_id": None}, "updating", "rel_1", None),
+    ("delete-pending", {"current_release_id": "rel_1", "desired_release_id": None}, "deleting", "rel_1", None),
+    ("deleting", {"current_release_id": "rel_1", "desired_release_id": None}, "deleted", "rel_1", None),
+    ("provisioning-failed", {"retry_requested": True}, "provisioning", None, "rel_1"),
+    ("update-failed", {"retry_requested": True, "current_release_id": "rel_1", "desired_release_id": "rel_2"}, "updating", "rel_1", "rel_2"),
+    ("delete-failed", {"retry_requested": True, "current_release_id": "rel_1", "desired_release_id": None}, "deleting", "rel_1", None),
+    ("refresh-failed", {"retry_requested": True, "current_release_id": "rel_1", "desired_release_id": None}, "running", "rel_1", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("status, extra, after, current, target", WALK)
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_one_step_per_call_with_a_spec_valid_state(
     status: str, extra: dict[str, Any], after: str, current: str | None, target: str | None,
