@@ -2,7 +2,8 @@
 (initialize, operator sync, reconcile), docs/behaviour.md §7 and §9.
 
 Both take one step per deployment per tick and survive a failing server: an error answer or a
-dropped connection ends the tick, the next one waits longer (doubling up to `MAX_BACKOFF`), and
+dropped connection ends the tick, the next one waits longer (doubling, while ticks make no
+progress at all, up to `MAX_BACKOFF`), and
 every lease the engine may hold is released as soon as the server lets it (a lease it cannot
 release expires after the server's TTL anyway). Only a rejected token (401/403) stops a loop.
 """
@@ -92,12 +93,15 @@ class Loop:
                     log.info("the server that started this engine is gone; stopping")
                     break
                 self.ticks += 1
+                done = self.transitions
                 try:
                     self.tick()
                     self._failing = 0
                 except (httpx.HTTPError, ApiError) as exc:
                     self.errors += 1
-                    self._failing += 1
+                    # steps that went through show the server is up: back off, but do not
+                    # escalate; a tick with no progress at all doubles the wait again
+                    self._failing = 1 if self.transitions > done else self._failing + 1
                     log.warning("tick %d failed (%s); next attempt in %.2fs",
                                 self.ticks, _describe(exc), self._delay())  # fmt: skip
                 self.stop.wait(self._delay())

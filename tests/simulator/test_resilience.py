@@ -158,12 +158,12 @@ def test_sigterm_finishes_the_step_releases_and_exits_zero(
     server = live_server()
     api = arranger_for(server.url)
     _, group_token = api.group()
-    ids = [api.deployment(group_token, f"d{i}")[0] for i in range(20)]
+    ids = [api.deployment(group_token, f"d{i}")[0] for i in range(8)]
     out, err = tmp_path / "engine.out", tmp_path / "engine.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         engine = subprocess.Popen(
             [sys.executable, "-m", "simulator", "--url", server.url, "--token-file", "-",
-             "--tick", "20", "--batch", "20"],
+             "--tick", "20", "--batch", "8"],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
         )  # fmt: skip
     try:
