@@ -3,6 +3,7 @@ has, and the engine goes when the server goes (docs/behaviour.md §9)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -17,7 +18,13 @@ from tests.simulator.conftest import Arranger, stack, wait_until
 
 pytestmark = pytest.mark.slow
 
-HOOKS = ["--config", "python:simulator.gunicorn_hooks"]
+#: The server's own gunicorn configuration (app/gunicorn_conf.py, when there is one) imports the
+#: hooks; without it, the hooks module is the configuration.
+HOOKS = (
+    []
+    if importlib.util.find_spec("app.gunicorn_conf")
+    else ["--config", "python:simulator.gunicorn_hooks"]
+)
 
 
 def alive(pid: int) -> bool:
