@@ -20,17 +20,21 @@ from simulator.steps import FAILED, FailureRules
 TOKEN_WAIT_SECONDS = 60.0  # how long --token-file waits for the server to write the file
 
 
-def _read_token(source: str) -> str:
-    """`-` reads one line from stdin; a path is read once the server has written it."""
+def _read_token(source: str, unlike: str | None = None, stop: threading.Event | None = None) -> str:
+    """`-` reads one line from stdin; a path is read once the server has written a token there
+    (other than `unlike`, the one just refused), waiting up to TOKEN_WAIT_SECONDS."""
     if source == "-":
         return sys.stdin.readline().strip()
     path = Path(source)
     deadline = time.monotonic() + TOKEN_WAIT_SECONDS
     while True:
         token = path.read_text().strip() if path.exists() else ""
-        if token.startswith("ax_") or time.monotonic() > deadline:
+        if token.startswith("ax_") and token != unlike or time.monotonic() > deadline:
             return token
-        time.sleep(0.2)
+        if stop is not None and stop.wait(0.2):
+            return token
+        if stop is None:
+            time.sleep(0.2)
 
 
 def _fail_rule(ctx: Any, param: Any, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -132,24 +136,52 @@ def command(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request: too chatty
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):  # finish the step, release, exit 0
-        signal.signal(signum, lambda *_: stop.set())
     options: dict[str, Any] = {
         "tick": tick_ms / 1000,
         "failures": FailureRules(fail_rules, failure_rate, seed),
-        "stop": stop,
         "summary": sys.stdout,
         "parent_pid": os.getppid() if exit_with_parent else None,
     }
     if session:
         options["session"] = session
-    with api.client(url, token) as http:
-        if operator:
-            loop: Engine | Operator = Operator(api.Api(http), **options)
-        else:
-            loop = Engine(api.Api(http), batch=batch, **options)
-        code = loop.run()
+    stop = threading.Event()
+    previous = {  # finish the step, release, exit 0
+        signum: signal.signal(signum, lambda *_: stop.set())
+        for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        code = _run(url, token, token_file, operator, batch, stop, **options)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if sys.stdout.isatty():
         sys.stdout.write("\n")
     sys.exit(code)
+
+
+def _run(
+    url: str,
+    token: str,
+    token_file: str | None,
+    operator: bool,
+    batch: int,
+    stop: threading.Event,
+    **options: Any,
+) -> int:
+    while True:
+        with api.client(url, token) as http:
+            if operator:
+                loop: Engine | Operator = Operator(api.Api(http), stop=stop, **options)
+            else:
+                loop = Engine(api.Api(http), batch=batch, stop=stop, **options)
+            code = loop.run()
+        # a refused token read from a file: carry on if the file now holds another one
+        # (`alien-server admin-token --rotate` writes the new admin token there)
+        if code != 2 or token_file in (None, "-") or stop.is_set():
+            break
+        fresh = _read_token(str(token_file), unlike=token, stop=stop)
+        if fresh == token:
+            break
+        logging.getLogger("alien.simulate").info("the token file changed; carrying on with it")
+        token = fresh
+    return code
