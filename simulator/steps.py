@@ -48,7 +48,6 @@ FAILED = {
 #: A failed status with retryRequested goes back to the step that failed.
 RETRY = {failed: step for step, failed in FAILED.items()} | {"refresh-failed": "running"}
 DELETING = ("delete-pending", "deleting", "delete-failed")
-UPDATING = ("update-pending", "updating", "update-failed", "refresh-failed")
 MARKER = re.compile(r"fail-at:(" + "|".join(map(re.escape, FAILED)) + ")")
 
 
@@ -89,27 +88,16 @@ class Snapshot:
         return self.stack_settings.get("deploymentModel") == "pull"
 
     @property
-    def step(self) -> str | None:
-        """The status whose work comes next, or None when there is nothing to do."""
-        if self.status in NEXT:
-            return self.status
-        if self.status in RETRY and self.retry_requested:
-            return self.status
-        return None
-
-    @property
     def target_release_id(self) -> str | None:
         """The release the next step works towards (none for deletions)."""
         if self.status in DELETING:
             return None
-        if self.status in UPDATING:
-            return self.desired_release_id or self.current_release_id
-        return self.desired_release_id or self.current_release_id
+        return self.desired_release_id or self.current_release_id  # current: a redeploy
 
     @property
     def workable(self) -> bool:
         """§9: work to do, and a release to do it with (deletions need none)."""
-        if self.step is None:
+        if not (self.status in NEXT or self.status in RETRY and self.retry_requested):
             return False
         return self.status in DELETING or self.target_release_id is not None
 
