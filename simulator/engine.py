@@ -28,7 +28,8 @@ from simulator.steps import FailureRules, Snapshot, Transition, advance
 log = logging.getLogger("alien.simulate")
 
 MAX_BACKOFF = 5.0  # seconds between attempts while the server keeps failing
-MAX_IDS = 500  # deployment ids offered to one acquire; a random sample when there are more
+MAX_IDS = 500  # deployment ids offered to one acquire (a random sample when there are more),
+# halved while the server refuses that many (its limit on array lengths may be lower)
 FATAL = (401, 403)
 
 
@@ -149,6 +150,7 @@ class Engine(Loop):
     def __init__(self, api: Api, *, batch: int = 25, **options: Any) -> None:
         super().__init__(api, **options)
         self.batch = batch
+        self.max_ids = MAX_IDS
         self.held: set[str] = set()  # leases this session has or may have: released asap
 
     def tick(self) -> None:
@@ -162,10 +164,18 @@ class Engine(Loop):
         ids = [d["id"] for d in listed if _ours(Snapshot.from_response(d))]
         if not ids:
             return
-        if len(ids) > MAX_IDS:
-            ids = random.sample(ids, MAX_IDS)
+        if len(ids) > self.max_ids:
+            ids = random.sample(ids, self.max_ids)
         self.held.update(ids)  # until acquire answers, any of them may be ours
-        records = self.api.acquire(self.session, ids, self.batch)
+        try:
+            records = self.api.acquire(self.session, ids, self.batch)
+        except ApiError as exc:
+            if exc.status < 500:  # refused outright: nothing was leased
+                self.held.difference_update(ids)
+                _raise_if_fatal(exc)
+            if exc.status == 400 and len(ids) > self.batch:  # the server's list limit is lower
+                self.max_ids = max(self.batch, len(ids) // 2)
+            raise
         self.held.difference_update(ids)
         self.held.update(r["id"] for r in records)
         failed: Exception | None = None
