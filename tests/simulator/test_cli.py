@@ -85,3 +85,15 @@ def test_a_rotated_token_file_is_read_again(
         engine.kill()
         engine.wait()
     assert "the token file changed" in log.read_text()
+
+
+def test_the_simulator_is_only_a_client() -> None:
+    """It imports nothing of the server: what it does, any external engine could do."""
+    probe = (
+        "import sys, simulator.cli, simulator.engine, simulator.gunicorn_hooks;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'app', 'models', 'handlers'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
