@@ -23,6 +23,7 @@ from app.settings import ConfigError, Settings
 from models.db import db
 from models.groups import DEFAULT_MAX_DEPLOYMENTS, DeploymentGroup
 from models.tokens import ADMIN, DEPLOYMENT, GROUP, Token, TokenSelectionError
+from simulator.cli import command as simulate
 
 EX_FAILED = 1  # the command could not do what was asked (unknown or ambiguous token, ...)
 EX_USAGE = 2  # click's own: a bad option or argument
@@ -211,6 +212,10 @@ def create_group(name: str, max_deployments: int) -> None:
     with storage():
         group = DeploymentGroup.create_new(name, max_deployments)
     click.echo(group.id)
+
+
+# The simulated deployment engine: an HTTP client of the API, in a package of its own.
+cli.add_command(simulate)
 
 
 @cli.command("check-config")

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from app import logs, multiproc
 from app.settings import ConfigError, Settings
+from simulator import gunicorn_hooks as simulator_hooks
 
 try:
     _settings = Settings.from_env()
@@ -57,6 +59,16 @@ accesslog = None
 # prometheus-client (app/multiproc.py); a dead worker's files are marked, the directory removed.
 multiproc.start(_settings.state_dir)
 child_exit = multiproc.child_exit
-on_exit = multiproc.on_exit
+
+
+def when_ready(server: Any) -> None:
+    """With ALIEN_SIMULATE=1, one simulated engine per instance (docs/behaviour.md §9)."""
+    simulator_hooks.when_ready(server)
+
+
+def on_exit(server: Any) -> None:
+    simulator_hooks.on_exit(server)  # the engine releases its leases while the API still answers
+    multiproc.on_exit(server)
+
 
 logconfig_dict = logs.gunicorn_logconfig(_settings.log_level, _settings.log_format)

@@ -333,6 +333,16 @@ class Settings:
         "where gunicorn workers keep their metrics; the gunicorn configuration sets it afresh at "
         "every start (`<state dir>/metrics-<pid>`), do not set it yourself", "set by the server",
     )  # fmt: skip
+    # The simulated deployment engine (docs/behaviour.md §9).
+    simulate: bool = setting(
+        "ALIEN_SIMULATE", False, flag,
+        "run one simulated deployment engine beside each server instance (see \"Watching "
+        "deployments move\")", "off",
+    )  # fmt: skip
+    simulate_tick_ms: int = setting(
+        "ALIEN_SIMULATE_TICK_MS", 500, integer(1, 3_600_000),
+        "the simulated engine's tick: one step per deployment per tick, at least 1",
+    )  # fmt: skip
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:

@@ -293,3 +293,11 @@ def test_a_state_directory_that_cannot_be_created_is_one_line(tmp_path):
     ((code, output),) = run_all([[CLI, "tokens", "list"]], [env], tmp_path)
     assert code == 78 and "Traceback" not in output
     assert f"ALIEN_STATE_DIR='{blocker / 'state'}' cannot be created" in output
+
+
+def test_the_simulated_engine_settings():
+    assert Settings.from_env({}).simulate is False
+    s = Settings.from_env({"ALIEN_SIMULATE": "1", "ALIEN_SIMULATE_TICK_MS": "50"})
+    assert s.simulate is True and s.simulate_tick_ms == 50
+    with pytest.raises(ValueError, match="ALIEN_SIMULATE_TICK_MS"):
+        Settings.from_env({"ALIEN_SIMULATE_TICK_MS": "0"})
