@@ -20,7 +20,7 @@ from connexion.resolver import Resolver
 from flask import Response
 
 import handlers
-from app import errors
+from app import errors, testmode
 from app.auth import bearer_handler
 from app.middleware import BodyLimit, HeadAsGet, JsonByDefault, PathGuard, RequestLog
 from app.settings import Settings
@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
     errors.install(app, spec)
+    if settings.test_mode:  # docs/behaviour.md §13; nothing of it exists otherwise
+        testmode.install(app, settings, spec)
     return app
 
 

@@ -36,6 +36,7 @@ STATUS = {
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "INVALID_client_config": 500,
     "GENERIC_ERROR": 500,
+    "SERVICE_UNAVAILABLE": 503,
 }
 #: Framework statuses -> code, for Connexion's problems and Starlette's HTTP exceptions.
 CODE_FOR_STATUS = {
@@ -47,7 +48,7 @@ CODE_FOR_STATUS = {
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
-RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR"}
+RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR", "SERVICE_UNAVAILABLE"}
 INTERNAL_ERROR_MESSAGE = "Internal server error"
 
 

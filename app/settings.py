@@ -72,6 +72,10 @@ class Settings:
     validate_responses: bool = True
     db_max_connections: int = 8
     log_level: str = "INFO"
+    test_mode: bool = False  # docs/behaviour.md §13: every test control below needs it
+    fixtures: Path | None = None
+    test_record: Path | None = None
+    test_fault_rate: float = 0.0
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:
@@ -81,6 +85,12 @@ class Settings:
             object.__setattr__(self, "base_url", f"http://localhost:{self.port}")
         if self.admin_token is not None and not self.admin_token.startswith("ax_admin_"):
             raise ValueError("ALIEN_ADMIN_TOKEN must start with 'ax_admin_'")
+        if not 0.0 <= self.test_fault_rate <= 1.0:
+            raise ValueError("ALIEN_TEST_FAULT_RATE must be a fraction from 0 to 1")
+        if not self.test_mode and (self.fixtures or self.test_record or self.test_fault_rate):
+            raise ValueError(
+                "ALIEN_FIXTURES, ALIEN_TEST_RECORD and ALIEN_TEST_FAULT_RATE need ALIEN_TEST_MODE=1"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +116,10 @@ ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "validate_responses": ("ALIEN_VALIDATE_RESPONSES", _flag),
     "db_max_connections": ("ALIEN_DB_MAX_CONNECTIONS", int),
     "log_level": ("ALIEN_LOG_LEVEL", str.upper),
+    "test_mode": ("ALIEN_TEST_MODE", _flag),
+    "fixtures": ("ALIEN_FIXTURES", Path),
+    "test_record": ("ALIEN_TEST_RECORD", Path),
+    "test_fault_rate": ("ALIEN_TEST_FAULT_RATE", float),
 }
 
 #: Read by the Makefile / gunicorn rather than by the app.
