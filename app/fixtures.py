@@ -82,7 +82,8 @@ def parse(data: Any, file: Path | str = "<fixtures>") -> Fixtures:
         checker.expect(key in SECTIONS, str(key), f"unknown section (expected one of {SECTIONS})")
     sections = {}
     for section in SECTIONS:
-        items = data.get(section) or []
+        items = data.get(section)
+        items = [] if items is None else items
         checker.expect(isinstance(items, list), section, "must be a list")
         for index, item in enumerate(items):
             checker.expect(isinstance(item, dict), f"{section}[{index}]", "must be a mapping")

@@ -30,7 +30,6 @@ from models import clock
 from models import fixtures as stored
 from models.db import db
 from models.errors import BadRequest, Forbidden
-from models.schema import exclusive
 
 log = logging.getLogger("alien.testmode")
 
@@ -51,8 +50,7 @@ def install(app: FlaskApp, settings: Settings, spec: dict[str, Any]) -> None:
         log.error("%s", exc)
         raise SystemExit(WORKER_BOOT_ERROR) from None
     with db.connection_context():
-        with exclusive():
-            clock.create_shared_table()
+        stored.prepare()
         stored.load(loaded)
     clock.share_through_database()
     app.add_middleware(

@@ -39,6 +39,12 @@ class Fixtures:
         return len(self.groups) + len(self.releases) + len(self.deployments) + len(self.tokens)
 
 
+def prepare() -> None:
+    """Test mode's own table (the shared clock), made once by whichever starter comes first."""
+    with exclusive():
+        clock.create_shared_table()
+
+
 def load(fixtures: Fixtures) -> None:
     """Insert every fixture object that is not there yet (by id; tokens by value); leave the
     ones that are as they are. Safe when every worker of every instance loads at start-up."""
