@@ -165,8 +165,8 @@ def test_a_bad_fixture_stops_the_start_with_one_line(tmp_path, test_settings, ca
     assert raised.value.code == 3  # gunicorn's "worker failed to boot": the server stops
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert [r.getMessage() for r in errors] == [
-        f"{path}: deployments[1].status: 'runing' is not one of " + errors[0].getMessage()
-        .split("is not one of ", 1)[1]
+        f"{path}: deployments[1].status: 'runing' is not one of "
+        + errors[0].getMessage().split("is not one of ", 1)[1]
     ]
     assert errors[0].exc_info is None
 
@@ -189,7 +189,9 @@ def test_the_cli_loads_into_a_database_and_resets_it(test_settings, monkeypatch,
     reset = runner.invoke(fixtures_command, ["reset", str(EXAMPLE)], env=env)
     assert reset.exit_code == 0, reset.output
     with ContractClient(create_app(dataclasses.replace(test_settings, fixtures=None))) as client:
-        names = {g["name"] for g in client.get("/v1/deployment-groups", headers=admin).json()["items"]}
+        names = {
+            g["name"] for g in client.get("/v1/deployment-groups", headers=admin).json()["items"]
+        }
         assert names == {"main", "empty"}
         assert client.get("/v1/whoami", headers=admin).status_code == 200  # admins survive
 
@@ -201,5 +203,7 @@ def test_the_cli_reports_a_bad_file_in_one_line(tmp_path, test_settings):
            "ALIEN_STATE_DIR": str(test_settings.state_dir)}  # fmt: skip
     result = CliRunner().invoke(fixtures_command, ["load", str(path)], env=env)
     assert result.exit_code == 1
-    assert result.output.strip() == f"Error: {path}: tokens[0].token: must be ax_admin_, ax_dg_ " \
+    assert (
+        result.output.strip() == f"Error: {path}: tokens[0].token: must be ax_admin_, ax_dg_ "
         "or ax_deploy_ followed by 40 lower-case hex characters (docs/behaviour.md §1)"
+    )
