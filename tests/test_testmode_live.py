@@ -305,7 +305,7 @@ def test_workers_append_whole_lines_to_one_recording(live_server, admin, tmp_pat
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(exchange, range(160)))
-    assert set(statuses) == {200}
+    assert set(statuses) == {200}, statuses
     lines = record.read_text().splitlines()
     records = [json.loads(line) for line in lines]
     records = [r for r in records if r["path"] != "/health"]  # the start-up readiness checks
