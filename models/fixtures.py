@@ -11,11 +11,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from peewee import fn
 
 from models import clock
+from models.db import db
 from models.deployments import Deployment
 from models.groups import DeploymentGroup
 from models.releases import Release, ReleasePlatform
@@ -68,8 +70,7 @@ def reset(fixtures: Fixtures, admin_token: str | None = None) -> None:
             and not Token.select().where(Token.token_hash == hash_token(admin_token)).exists()
         ):
             Token.register(admin_token, ADMIN)
-        _insert(fixtures, clock.now())
-        _recount(fixtures)
+        _insert(fixtures, clock.now())  # every table empty: the counts inserted are right
 
 
 def _stamp(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
@@ -81,43 +82,67 @@ def _stamp(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
 
 
 def _insert(fixtures: Fixtures, now: datetime) -> None:
-    if fixtures.groups:
-        groups = [{**g, "deployment_count": 0} for g in _stamp(fixtures.groups, now)]
-        DeploymentGroup.insert_many(groups).on_conflict_ignore().execute()
-    if fixtures.releases:
-        releases = _stamp(fixtures.releases, now)
-        Release.insert_many(releases).on_conflict_ignore().execute()
-        ReleasePlatform.insert_many(
-            [
-                {"release": r["id"], "platform": p, "created_at": r["created_at"]}
-                for r in releases
-                for p in r["stack"]
-            ]
-        ).on_conflict_ignore().execute()
-    if fixtures.deployments:
-        rows = []
-        for d in _stamp(fixtures.deployments, now):
-            lease = d.pop("lease")
-            locked_by, locked_at = (None, None)
-            if lease is not None:
-                locked_by, locked_at = lease[0], now - timedelta(seconds=lease[1])
-            rows.append({**d, "locked_by": locked_by, "locked_at": locked_at, "updated_at": None})
-        Deployment.insert_many(rows).on_conflict_ignore().execute()
-    if fixtures.tokens:
-        Token.insert_many(
-            [
-                {
-                    "id": f"tok_{uuid.uuid5(TOKEN_NAMESPACE, hash_token(t['raw']))}",
-                    "kind": t["kind"],
-                    "token_hash": hash_token(t["raw"]),
-                    "prefix": t["raw"][:12],
-                    "deployment_group": t["group_id"],
-                    "deployment_id": t["deployment_id"],
-                    "created_at": now,
-                }
-                for t in fixtures.tokens
-            ]
-        ).on_conflict_ignore().execute()
+    counts: dict[str, int] = {}
+    for d in fixtures.deployments:
+        counts[d["deployment_group"]] = counts.get(d["deployment_group"], 0) + 1
+    _bulk(
+        DeploymentGroup,
+        [{**g, "deployment_count": counts.get(g["id"], 0)} for g in _stamp(fixtures.groups, now)],
+    )
+    releases = _stamp(fixtures.releases, now)
+    _bulk(Release, releases)
+    _bulk(
+        ReleasePlatform,
+        [
+            {"release": r["id"], "platform": p, "created_at": r["created_at"]}
+            for r in releases
+            for p in r["stack"]
+        ],
+    )
+    rows = []
+    for d in _stamp(fixtures.deployments, now):
+        lease = d.pop("lease")
+        locked_by, locked_at = (
+            (None, None) if lease is None else (lease[0], now - timedelta(seconds=lease[1]))
+        )
+        rows.append({**d, "locked_by": locked_by, "locked_at": locked_at, "updated_at": None})
+    _bulk(Deployment, rows)
+    _bulk(
+        Token,
+        [
+            {
+                "id": f"tok_{uuid.uuid5(TOKEN_NAMESPACE, hash_token(t['raw']))}",
+                "kind": t["kind"],
+                "token_hash": hash_token(t["raw"]),
+                "prefix": t["raw"][:12],
+                "deployment_group": t["group_id"],
+                "deployment_id": t["deployment_id"],
+                "created_at": now,
+            }
+            for t in fixtures.tokens
+        ],
+    )
+
+
+def _bulk(model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING of many rows: the statement built once by Peewee, the
+    rows converted by each field's own `db_value` and sent with one `executemany` (building a
+    hundred-row INSERT through Peewee's query compiler alone costs more than the database)."""
+    if not rows:
+        return
+    names = tuple(f.name for f in model._meta.sorted_fields if f.name in rows[0])  # Peewee's order
+    sql = _insert_sql(model, names, type(db.obj).__name__)
+    fields = [model._meta.fields[name] for name in names]
+    params = [tuple(f.db_value(row[f.name]) for f in fields) for row in rows]
+    db.cursor().executemany(sql, params)
+
+
+@cache
+def _insert_sql(model: Any, names: tuple[str, ...], engine: str) -> str:
+    """The statement for one row of these columns, for this kind of database (placeholders
+    and the conflict clause differ)."""
+    sql: str = model.insert({name: None for name in names}).on_conflict_ignore().sql()[0]
+    return sql
 
 
 def _recount(fixtures: Fixtures) -> None:
