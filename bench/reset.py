@@ -58,9 +58,12 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{state / 'alien.db'}"
         env = {"ALIEN_TEST_MODE": "1", "ALIEN_FIXTURES": str(state / "fixtures.yaml"),
                "ALIEN_ADMIN_TOKEN": ADMIN}  # fmt: skip
-        with LiveServer(url, state / "server", workers=2, env=env) as server, httpx.Client(
-            base_url=server.url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60
-        ) as client:
+        with (
+            LiveServer(url, state / "server", workers=2, env=env) as server,
+            httpx.Client(
+                base_url=server.url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60
+            ) as client,
+        ):
             inside, around = [], []
             for _ in range(args.rounds):
                 started = time.perf_counter()

@@ -54,8 +54,7 @@ def big_fixture(path: Path, deployments: int = 60) -> Path:
         for i in range(deployments)
     ]  # fmt: skip
     data["tokens"] = [data["tokens"][0], data["tokens"][1]] + [
-        {"token": f"ax_deploy_{i:040x}", "deploymentId": f"dep_{i:03}"}
-        for i in range(deployments)
+        {"token": f"ax_deploy_{i:040x}", "deploymentId": f"dep_{i:03}"} for i in range(deployments)
     ]
     path.write_text(yaml.safe_dump(data))
     return path
@@ -99,7 +98,9 @@ def test_reset_is_atomic_for_concurrent_readers(live_server, admin, tmp_path):
     """Readers on both workers list the deployments while resets and creates run: every list
     holds all 60 fixture deployments (a reset is never seen half done), and both states (with
     and without extras) are seen."""
-    server = live_server(workers=2, **in_test_mode(ALIEN_FIXTURES=str(big_fixture(tmp_path / "f.yaml"))))
+    server = live_server(
+        workers=2, **in_test_mode(ALIEN_FIXTURES=str(big_fixture(tmp_path / "f.yaml")))
+    )
     fixture_ids = {f"dep_{i:03}" for i in range(60)}
     stop = threading.Event()
     seen: list[tuple[int, int]] = []  # (fixture deployments seen, extras seen)
@@ -313,3 +314,28 @@ def test_workers_append_whole_lines_to_one_recording(live_server, admin, tmp_pat
     assert {r["operationId"] for r in records} == {"create_deployment_group", "list_deployments"}
     assert all(r["request"] == big for r in records if r["method"] == "POST")
     assert "ax_dg_00000000000000" not in record.read_text()
+
+
+# -- the README's example ----------------------------------------------------------------------
+
+
+def readme_block(language: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Testing your client against this server", 1)[1].split("\n## ", 1)[0]
+    return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_fixture_and_pytest_snippet_work(live_server, tmp_path):
+    """The section's YAML is a valid fixture, and its pytest snippet passes against it."""
+    fixture = tmp_path / "readme.yaml"
+    fixture.write_text(readme_block("yaml"))
+    admin_token = "ax_admin_" + "0" * 39 + "1"
+    server = live_server(workers=2, ALIEN_TEST_MODE="1", ALIEN_FIXTURES=str(fixture),
+                         ALIEN_ADMIN_TOKEN=admin_token)  # fmt: skip
+    snippet: dict[str, Any] = {}
+    exec(readme_block("python").replace("http://127.0.0.1:8080", server.url), snippet)
+    tests = [name for name in snippet if name.startswith("test_")]
+    assert len(tests) == 2
+    for name in tests:
+        snippet["fresh_server"].__wrapped__()
+        snippet[name]()
