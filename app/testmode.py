@@ -51,8 +51,8 @@ def install(app: FlaskApp, settings: Settings, spec: dict[str, Any]) -> None:
         raise SystemExit(WORKER_BOOT_ERROR) from None
     with db.connection_context():
         stored.prepare()
+        clock.share_through_database()  # before the load: fixture leases age by the shared clock
         stored.load(loaded)
-    clock.share_through_database()
     app.add_middleware(
         TestRoutes, position=MiddlewarePosition.BEFORE_SWAGGER, settings=settings, loaded=loaded
     )
