@@ -28,7 +28,7 @@ from connexion.resolver import Resolver
 from flask import Response, redirect
 
 import handlers
-from app import errors
+from app import errors, testmode
 from app.auth import bearer_handler
 from app.limits import Limits, StrictJSONProvider
 from app.logs import configure_logging
@@ -126,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         seconds=settings.body_timeout_seconds,
     )
     errors.install(app, spec)
+    if settings.test_mode:  # docs/behaviour.md §13; nothing of it exists otherwise
+        testmode.install(app, settings, spec)
     return app
 
 

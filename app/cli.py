@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 
 from app import open_storage, write_admin_token
+from app.fixtures_cli import fixtures
 from app.settings import ConfigError, Settings
 from models.db import db
 from models.groups import DEFAULT_MAX_DEPLOYMENTS, DeploymentGroup
@@ -216,6 +217,8 @@ def create_group(name: str, max_deployments: int) -> None:
 
 # The simulated deployment engine: an HTTP client of the API, in a package of its own.
 cli.add_command(simulate)
+# Test mode's fixtures: load a file into a database, or reset one to it (docs/behaviour.md §13).
+cli.add_command(fixtures)
 
 
 @cli.command("check-config")

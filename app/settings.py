@@ -100,6 +100,16 @@ def seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+def fraction(raw: str) -> float:
+    accepts = "a fraction from 0 to 1"
+    if not re.fullmatch(r"(0|1)?(\.[0-9]{1,9})?|[01]", raw.strip()):
+        raise ValueError(accepts)
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(accepts)
+    return value
+
+
 def flag(raw: str) -> bool:
     value = raw.strip().lower()
     if value not in TRUE + FALSE:
@@ -343,6 +353,26 @@ class Settings:
         "ALIEN_SIMULATE_TICK_MS", 500, integer(1, 3_600_000),
         "the simulated engine's tick: one step per deployment per tick, at least 1",
     )  # fmt: skip
+    # Test controls for client test suites (docs/behaviour.md §13); never in production.
+    test_mode: bool = setting(
+        "ALIEN_TEST_MODE", False, flag,
+        "test controls for client test suites (`/_test/*`, `Prefer`); never in production. See "
+        "\"Testing your client against this server\"", "off",
+    )  # fmt: skip
+    fixtures: Path | None = setting(
+        "ALIEN_FIXTURES", None, path,
+        "test mode: a JSON or YAML fixture file loaded at start-up and by every `/_test/reset`",
+        "unset",
+    )  # fmt: skip
+    test_record: Path | None = setting(
+        "ALIEN_TEST_RECORD", None, path,
+        "test mode: append one NDJSON line per exchange to this file (tokens masked)", "unset",
+    )  # fmt: skip
+    test_fault_rate: float = setting(
+        "ALIEN_TEST_FAULT_RATE", 0.0, fraction,
+        "test mode: this fraction (0 to 1) of authenticated requests answers 503, seeded "
+        "sequence", "`0`",
+    )  # fmt: skip
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:
@@ -350,6 +380,10 @@ class Settings:
             object.__setattr__(self, "database_url", f"sqlite:///{self.state_dir / 'alien.db'}")
         if not self.base_url:
             object.__setattr__(self, "base_url", f"http://localhost:{self.port}")
+        if not self.test_mode and (self.fixtures or self.test_record or self.test_fault_rate):
+            raise ConfigError(
+                "ALIEN_FIXTURES, ALIEN_TEST_RECORD and ALIEN_TEST_FAULT_RATE need ALIEN_TEST_MODE=1"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
