@@ -191,4 +191,4 @@ def test_serve_runs_gunicorn_with_the_serving_configuration(tmp_path, database_u
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     output = (tmp_path / "serve.log").read_text()
-    assert "uvicorn_worker.UvicornWorker" in output and f"127.0.0.1:{port}" in output
+    assert "app.worker.AlienWorker" in output and f"127.0.0.1:{port}" in output
