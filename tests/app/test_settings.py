@@ -286,10 +286,19 @@ def test_the_cli_stops_with_one_line_per_bad_variable(tmp_path, command):
 
 
 @pytest.mark.slow
-def test_a_state_directory_that_cannot_be_created_is_one_line(tmp_path):
+def test_a_state_directory_or_database_that_cannot_be_opened_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    env = {"ALIEN_STATE_DIR": str(blocker / "state"), "DATABASE_URL": ""}
-    ((code, output),) = run_all([[CLI, "tokens", "list"]], [env], tmp_path)
-    assert code == 78 and "Traceback" not in output
-    assert f"ALIEN_STATE_DIR='{blocker / 'state'}' cannot be created" in output
+    cases = [
+        ({"ALIEN_STATE_DIR": str(blocker / "state"), "DATABASE_URL": ""},
+         f"ALIEN_STATE_DIR='{blocker / 'state'}' cannot be created: Not a directory"),
+        ({"ALIEN_STATE_DIR": str(tmp_path / "s"), "DATABASE_URL": f"sqlite:///{blocker}/x/alien.db"},
+         f"DATABASE_URL='sqlite:///{blocker}/x/alien.db' cannot be opened: "),
+        ({"ALIEN_STATE_DIR": str(tmp_path / "s"), "DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
+         "DATABASE_URL='postgresql://u:***@127.0.0.1:1/x' cannot be opened: "),
+    ]  # fmt: skip
+    results = run_all([[CLI, "tokens", "list"]] * len(cases), [env for env, _ in cases], tmp_path)
+    for (_, expected), (code, output) in zip(cases, results, strict=True):
+        assert code == 78 and "Traceback" not in output and "hunter2" not in output, output
+        (line,) = [line for line in output.splitlines() if line.startswith("alien-server:")]
+        assert line.startswith(f"alien-server: configuration error: {expected}"), output
