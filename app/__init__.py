@@ -7,9 +7,16 @@ import inspect
 import json
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# Connexion imports Starlette's test client at import time (connexion/apps/abstract.py), which
+# warns about httpx with a UserWarning subclass, shown by default: in every worker and every
+# CLI call. Not ours to fix; the filter must precede the first `import connexion`, so it sits
+# here, in the package every entry point imports first.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 import peewee
 from connexion import FlaskApp
@@ -23,14 +30,23 @@ from flask import Response
 import handlers
 from app import errors
 from app.auth import bearer_handler
-from app.middleware import BodyLimit, HeadAsGet, JsonByDefault, PathGuard, RequestLog
+from app.limits import Limits, StrictJSONProvider
+from app.middleware import (
+    BodyDeadline,
+    BodyLimit,
+    HeadAsGet,
+    JsonByDefault,
+    NoFormBodies,
+    PathGuard,
+    RequestLog,
+)
 from app.settings import ConfigError, Settings, without_password
 from app.spec import overlay, raw_bytes, raw_spec
 from app.validation import (
-    VALIDATOR_MAP,
     compile_schemas,
     omit_combinator_nulls,
     response_schemas,
+    validator_map,
 )
 from models.db import bind_database, db, make_database
 from models.schema import bootstrap, migrate
@@ -46,7 +62,8 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
 
     spec = overlay(raw_spec())
     schemas = response_schemas(spec)
-    app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":")))  # compact JSON
+    # Compact JSON that refuses NaN/Infinity: a stored one is a logged 500, never sent (§11).
+    app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":"), allow_nan=False))
     app.add_api(
         spec,
         resolver=Resolver(
@@ -56,13 +73,23 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         ),
         pythonic_params=True,
         validate_responses=settings.validate_responses,
-        validator_map=VALIDATOR_MAP,
+        validator_map=validator_map(
+            Limits(
+                max_depth=settings.max_json_depth,
+                max_list_items=settings.max_list_items,
+                max_text_chars=settings.max_text_chars,
+                max_document_bytes=settings.max_document_bytes,
+            )
+        ),
         security_map={"bearer": bearer_handler(settings.dev_mode)},
         swagger_ui_options=SwaggerUIOptions(
             serve_spec=False, swagger_ui_path="/ui", spec_path="/openapi.json"
         ),
     )
+    app.app.json = StrictJSONProvider(app.app)  # handlers get the body the validator accepted
     app.add_url_rule("/openapi.json", "openapi_json", serve_raw_spec)
+    app.add_url_rule("/ready", "ready", handlers.health.ready)  # §12, not in spec
+    app.add_middleware(NoFormBodies, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(PathGuard, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(JsonByDefault, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(
@@ -70,6 +97,11 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     )
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(
+        BodyDeadline,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        seconds=settings.body_timeout_seconds,
+    )
     errors.install(app, spec)
     return app
 

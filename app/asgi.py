@@ -1,13 +1,9 @@
-"""The ASGI entry gunicorn loads: `gunicorn -k uvicorn_worker.UvicornWorker app.asgi:app`."""
+"""The ASGI entry gunicorn loads: `gunicorn app.asgi:app` (settings: app/gunicorn_conf.py)."""
 
 import sys
-import warnings
 
-# Connexion imports Starlette's test client at start-up, which warns about httpx; not ours.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-
-from app import create_app  # noqa: E402
-from app.settings import ConfigError, Settings  # noqa: E402
+from app import create_app
+from app.settings import ConfigError, Settings
 
 #: gunicorn's "worker failed to boot": the arbiter stops instead of restarting workers forever.
 WORKER_BOOT_ERROR = 3

@@ -13,6 +13,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
+from app.limits import clip
 from app.spec import METHODS
 from app.validation import ValidationProblem
 from models.errors import DomainError
@@ -31,11 +32,14 @@ STATUS = {
     "DEPLOYMENT_GROUP_NOT_FOUND": 404,
     "RELEASE_NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
+    "REQUEST_TIMEOUT": 408,
     "DEPLOYMENT_LOCKED": 409,
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
+    "REQUEST_HEADERS_TOO_LARGE": 431,
     "INVALID_client_config": 500,
     "GENERIC_ERROR": 500,
+    "SERVICE_UNAVAILABLE": 503,
 }
 #: Framework statuses -> code, for Connexion's problems and Starlette's HTTP exceptions.
 CODE_FOR_STATUS = {
@@ -44,11 +48,16 @@ CODE_FOR_STATUS = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
-RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR"}
+RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR", "REQUEST_TIMEOUT", "SERVICE_UNAVAILABLE"}
 INTERNAL_ERROR_MESSAGE = "Internal server error"
+#: An error body echoes at most this much of anything (a message, each context string, each
+#: context list), however large the input it describes (docs/behaviour.md §11).
+MAX_ECHO_CHARS = 1024
+MAX_ECHO_ITEMS = 20
 
 
 def alien_response(
@@ -58,11 +67,7 @@ def alien_response(
     headers: dict[str, str] | None = None,
 ) -> ConnexionResponse:
     status = STATUS[code]
-    body: dict[str, Any] = {"code": code, "message": message[:16384]}
-    if context:
-        body["context"] = context
-    body |= {"retryable": code in RETRYABLE, "internal": code == "GENERIC_ERROR",
-             "httpStatusCode": status}  # fmt: skip
+    body = alien_body(code, message, context)
     headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
@@ -73,6 +78,28 @@ def alien_response(
         body=json.dumps(body),
         headers=headers,
     )
+
+
+def _bounded(value: Any) -> Any:
+    """A context as sent: no string, and no list, longer than an error should echo."""
+    if isinstance(value, str):
+        return clip(value, MAX_ECHO_CHARS)
+    if isinstance(value, dict):
+        return {k: _bounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bounded(v) for v in value[:MAX_ECHO_ITEMS]]
+    return value
+
+
+def alien_body(code: str, message: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The AlienError document, also for answers written below the app (the worker's protocol,
+    /ready)."""
+    body: dict[str, Any] = {"code": code, "message": clip(message, MAX_ECHO_CHARS)}
+    if context:
+        body["context"] = _bounded(context)
+    body |= {"retryable": code in RETRYABLE, "internal": code == "GENERIC_ERROR",
+             "httpStatusCode": STATUS[code]}  # fmt: skip
+    return body
 
 
 def internal_error(exc: BaseException) -> ConnexionResponse:
@@ -126,8 +153,24 @@ def allow_table(spec: dict[str, Any]) -> Callable[[str], str]:
     return allow_for
 
 
+class ClientMistakeAsWarning(logging.Filter):
+    """Connexion logs an ERROR for a query parameter that is undeclared but named like a handler
+    argument (`?caller=1`, `?body=1`); it is then ignored. That is a client's mistake, not a
+    server fault: a WARNING (docs/behaviour.md §11). Look-alikes of declared parameters
+    (`?limit[]=1`) are refused with a 400 before this (app/validation.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+CLIENT_MISTAKES = ClientMistakeAsWarning()
+
+
 def install(app: FlaskApp, spec: dict[str, Any]) -> None:
     allow_for = allow_table(spec)
+    logging.getLogger("connexion.decorators.parameter").addFilter(CLIENT_MISTAKES)
 
     def handle_http(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
         """Starlette's routing answers: unknown path, wrong method."""

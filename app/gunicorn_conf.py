@@ -1,9 +1,15 @@
-"""gunicorn settings for `alien-server serve` (`gunicorn -c python:app.gunicorn_conf`).
+"""gunicorn's settings: the one serving configuration (docs/behaviour.md §12).
 
-A minimal stand-in written with the CLI; the serving configuration proper (timeouts, logging,
-hooks) is the serve work's. Bind, workers and the control socket come from the settings, which
-are checked here, in the master, before any worker starts.
+`make run`, `gunicorn app.asgi:app` run from the repository (./gunicorn.conf.py re-exports this
+module), `gunicorn -c python:app.gunicorn_conf` for an installed package, and the test servers
+(tests/server.py) all serve with it. Values come from app/settings.py, so the README's
+configuration table lists every one; gunicorn's own command-line options still override them.
+
+Server hooks are plain functions below (gunicorn finds them by name: `post_fork`,
+`child_exit`, ...); add one the same way.
 """
+
+from __future__ import annotations
 
 import sys
 
@@ -13,11 +19,29 @@ try:
     _settings = Settings.from_env()
 except ConfigError as exc:  # one line, no traceback (docs/behaviour.md §12)
     print(f"alien-server: configuration error: {exc}", file=sys.stderr, flush=True)
-    sys.exit(78)
+    sys.exit(78)  # EX_CONFIG, before any worker starts
 _settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-bind = f"{_settings.host}:{_settings.port}"
+wsgi_app = "app.asgi:app"
+worker_class = "app.worker.AlienWorker"
 workers = _settings.web_concurrency
-worker_class = "uvicorn_worker.UvicornWorker"
-# gunicorn 27's control socket, one per instance (the default path is shared by all).
-control_socket = str(_settings.state_dir.resolve() / f"gunicorn-{_settings.port}.ctl")
+bind = [f"{_settings.host}:{_settings.port}"]
+
+# Idle keep-alive connections close after this (uvicorn-worker hands it to uvicorn).
+keepalive = _settings.keepalive_seconds
+# A worker that stops answering gunicorn's heartbeat this long is killed and replaced.
+timeout = 30
+# SIGTERM: the workers drain, then give requests in flight their time; the master waits for
+# both (and a margin) before it kills what is left.
+graceful_timeout = int(_settings.drain_seconds + _settings.graceful_timeout_seconds + 5)
+
+# gunicorn >= 25.1 opens a control socket (for `gunicornc`) at one fixed path per user, so two
+# instances on one host would share and remove each other's. One per instance, named by port,
+# in the instance's state directory (the option is ignored by older gunicorn).
+control_socket = str((_settings.state_dir / f"gunicorn-{_settings.port}.ctl").absolute())
+
+# Logs: gunicorn's and the workers' lifecycle lines on stderr; the app writes its own access
+# line per request (app/middleware.py RequestLog), so gunicorn's access log stays off.
+errorlog = "-"
+loglevel = "info"
+accesslog = None

@@ -1,7 +1,9 @@
-"""ASGI middleware: request ids and the access log, the body limit, the path guard."""
+"""ASGI middleware: request ids and the access log, the body limit and deadline, form bodies,
+the path guard."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -166,10 +168,84 @@ class JsonByDefault:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             headers = dict(scope["headers"])
-            has_body = headers.get(b"content-length", b"0") not in (b"0", b"")
-            if b"content-type" not in headers and (has_body or b"transfer-encoding" in headers):
+            if b"content-type" not in headers and _has_body(headers):
                 scope = {
                     **scope,
                     "headers": [*scope["headers"], (b"content-type", b"application/json")],
                 }
         await self.app(scope, receive, send)
+
+
+def _has_body(headers: dict[bytes, bytes]) -> bool:
+    declared = headers.get(b"content-length", b"0") not in (b"0", b"")
+    return declared or b"transfer-encoding" in headers
+
+
+FORM_TYPES = (b"multipart/", b"application/x-www-form-urlencoded")
+
+
+class NoFormBodies:
+    """415 for a form body (`multipart/*`, `application/x-www-form-urlencoded`) before anything
+    reads it (docs/behaviour.md §12). No operation takes one, and Connexion's form validators
+    would otherwise read and parse it first, holding the worker while a client trickles it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if _has_body(headers) and media_type.startswith(FORM_TYPES):
+                raise ProblemException(
+                    status=415, title="Unsupported Media Type",
+                    detail="Form bodies are not accepted; send application/json",
+                )  # fmt: skip
+        await self.app(scope, receive, send)
+
+
+class BodyDeadline:
+    """The whole request body must arrive within `seconds` of its head, else 408 and the
+    connection closes (docs/behaviour.md §12). Every reader of the body (the body limit,
+    Connexion's validators) reads through this deadline; the 408 is raised from `receive` and
+    rendered by the error handlers like any other problem.
+
+    A response that starts before the body has fully arrived (a 408, 413, 415, or a handler
+    that ignored the body) says `Connection: close`, so an unread remainder never holds the
+    connection. Sits outside Connexion's exception middleware to see those responses too."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body(dict(scope["headers"])):
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
+        complete = False
+
+        async def receive_in_time() -> Message:
+            nonlocal complete
+            if complete:  # only a disconnect is left to wait for: no deadline on that
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+            except TimeoutError:
+                raise ProblemException(
+                    status=408, title="Request Timeout",
+                    detail=f"The request body did not arrive within {self.seconds:g} seconds",
+                ) from None  # fmt: skip
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and not complete:
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"connection", b"close")],
+                }
+            await send(message)
+
+        await self.app(scope, receive_in_time, send_closing)

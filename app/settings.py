@@ -85,6 +85,20 @@ def integer(low: int, high: int | None = None, unit: str = "") -> Callable[[str]
     return parse
 
 
+def seconds(low: float, high: float) -> Callable[[str], float]:
+    accepts = f"a number of seconds from {low:g} to {high:g}"
+
+    def parse(raw: str) -> float:
+        if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,6})?", raw.strip()):
+            raise ValueError(accepts)
+        value = float(raw)
+        if not low <= value <= high:
+            raise ValueError(accepts)
+        return value
+
+    return parse
+
+
 def flag(raw: str) -> bool:
     value = raw.strip().lower()
     if value not in TRUE + FALSE:
@@ -184,6 +198,11 @@ class CloudSettings:
         return cls(**_parse(cls, env))
 
 
+#: PostgreSQL cannot index a value over ~2,700 bytes; a name of this many characters (at most
+#: 4 UTF-8 bytes each) beside its group id stays under that, so both databases accept it.
+MAX_TEXT_CHARS_CEILING = 640
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = setting("HOST", "127.0.0.1", text, "address `alien-server serve` binds")
@@ -234,6 +253,54 @@ class Settings:
     log_level: str = setting(
         "ALIEN_LOG_LEVEL", "INFO", log_level,
         "log level; one access line per request, never a token",
+    )  # fmt: skip
+    # Hard limits on what a client sends, the same on every database (docs/behaviour.md §11).
+    max_json_depth: int = setting(
+        "ALIEN_MAX_JSON_DEPTH", 64, integer(1, 10_000),
+        "a body nested deeper answers 400 (docs/behaviour.md §11)",
+    )  # fmt: skip
+    max_list_items: int = setting(
+        "ALIEN_MAX_LIST_ITEMS", 1000, integer(1),
+        "most items in any array of a body (`deploymentIds`, …) or repeats of a query "
+        "parameter; more answer 400",
+    )  # fmt: skip
+    max_text_chars: int = setting(
+        "ALIEN_MAX_TEXT_CHARS", 256, integer(1, MAX_TEXT_CHARS_CEILING),
+        "longest string (name, session, id, key) outside a stored document, in a body, path or "
+        "query; longer answers 400. At most 640, so PostgreSQL can index what SQLite can",
+    )  # fmt: skip
+    max_document_bytes: int = setting(
+        "ALIEN_MAX_DOCUMENT_BYTES", 256 * 1024, integer(1, unit=" of bytes"),
+        "largest stored JSON document (`stackSettings`, `stackState`, `environmentInfo`, "
+        "`runtimeMetadata`, a release's `stack`, `gitMetadata`) as compact UTF-8 JSON; larger "
+        "answers 400",
+    )  # fmt: skip
+    # Serving (docs/behaviour.md §12): read by app/gunicorn_conf.py and the worker.
+    body_timeout_seconds: float = setting(
+        "ALIEN_BODY_TIMEOUT_SECONDS", 5.0, seconds(0.1, 600),
+        "a request body must arrive within this, else 408 and the connection closes", "`5`",
+    )  # fmt: skip
+    header_timeout_seconds: float = setting(
+        "ALIEN_HEADER_TIMEOUT_SECONDS", 5.0, seconds(0.1, 600),
+        "a request head must arrive within this of its first byte (else 408), and a new "
+        "connection must start one within as long (else it is closed)", "`5`",
+    )  # fmt: skip
+    keepalive_seconds: int = setting(
+        "ALIEN_KEEPALIVE_SECONDS", 5, integer(1, 3600, unit=" of seconds"),
+        "an idle keep-alive connection is closed after this",
+    )  # fmt: skip
+    max_header_bytes: int = setting(
+        "ALIEN_MAX_HEADER_BYTES", 16 * 1024, integer(1024, 1024 * 1024, unit=" of bytes"),
+        "request line plus headers above this answer 431 and the connection closes",
+    )  # fmt: skip
+    drain_seconds: float = setting(
+        "ALIEN_DRAIN_SECONDS", 5.0, seconds(0, 600),
+        "on SIGTERM, `/ready` answers 503 and responses close their connections for this long "
+        "before the listener closes", "`5`",
+    )  # fmt: skip
+    graceful_timeout_seconds: int = setting(
+        "ALIEN_GRACEFUL_TIMEOUT_SECONDS", 30, integer(1, 3600, unit=" of seconds"),
+        "after the drain, requests in flight get this long to finish",
     )  # fmt: skip
     cloud: CloudSettings = field(default_factory=CloudSettings)
 

@@ -67,9 +67,9 @@ def error_responses(spec: dict[str, Any]) -> None:
         if op["operationId"] not in PUBLIC_OPERATIONS:
             statuses += ["400", "401", "403", "404"]
         if "requestBody" in op:
-            statuses += (
-                ["409", "413", "415"] if op["operationId"] == "reconcile" else ["413", "415"]
-            )
+            statuses += ["408", "413", "415"]
+            if op["operationId"] == "reconcile":
+                statuses.append("409")
         responses = op["responses"]
         for status in statuses:
             response = responses.setdefault(status, {"description": "AlienError"})

@@ -8,20 +8,22 @@ Passed to Connexion as `validator_map`, so the schemas themselves stay as the fi
   omitted instead (`omit_combinator_nulls`, docs/behaviour.md §4: optional fields are omitted, never
   null), e.g. where reconcile's `current` echoes the state a client sent with nulls in it.
 - `format: int32` / `int64` are range-checked (jsonschema knows neither).
-- a body that is not UTF-8 is a 400, not a 500 (JSON is UTF-8 whatever a charset says).
-- every schema failure of a body is listed in the error's `context.errors`.
+- a body is parsed strictly and checked against the hard limits before the schema
+  (app/limits.py, docs/behaviour.md §11): not UTF-8, NaN, too deep, too long: a 400, not a 500.
+- every failure of a body is listed in the error's `context.errors` (at most 20), each quoting
+  a short slice of the offending value at most; a query or path failure is one sentence.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
+from connexion.decorators.parameter import pythonic
 from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import (
     Draft4RequestValidator,
@@ -37,11 +39,14 @@ from connexion.validators import (
 )
 from connexion.validators.json import JSONRequestBodyValidator, JSONResponseBodyValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
+from jsonschema.exceptions import best_match
 from jsonschema.validators import extend
 
+from app.limits import ECHO_CHARS, Limits, NotJson, clip, strict_loads, where
 from app.spec import component_schema, operations
 
 MAX_LISTED_ERRORS = 20
+MESSAGE_CHARS = 240
 
 FORMATS = FormatChecker(formats=())
 FORMATS.checkers.update(Draft4Validator.FORMAT_CHECKER.checkers)
@@ -71,8 +76,14 @@ ResponseValidator = _nullable_combinators(Draft4ResponseValidator)
 
 
 def describe(error: ValidationError) -> str:
-    where = ".".join(str(p) for p in error.absolute_path)
-    return f"{error.message} - '{where}'" if where else error.message
+    """jsonschema's message with the offending value cut to a short slice (its own message
+    quotes the whole instance: a 1.5 MB body made a 6 MB error)."""
+    message = error.message
+    shown = repr(error.instance)
+    if len(shown) > ECHO_CHARS and message.startswith(shown):
+        message = clip(shown) + message[len(shown) :]
+    message = clip(message, MESSAGE_CHARS)
+    return f"{message} - '{where(error.absolute_path)}'" if error.absolute_path else message
 
 
 class ValidationProblem(BadRequestProblem):
@@ -84,31 +95,30 @@ class ValidationProblem(BadRequestProblem):
 
 
 class AlienJSONRequestBodyValidator(JSONRequestBodyValidator):
+    limits: Limits  # bound by validator_map()
+
     @property
     def _validator(self) -> Any:
         return RequestValidator(self._schema, format_checker=FORMATS)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:
         raw = b"".join([chunk async for chunk in stream])
-        try:  # JSON is UTF-8 (RFC 8259 §8.1), whatever charset a header claims; Flask agrees
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:  # was a 500 (schemathesis ST101)
-            raise BadRequestProblem(
-                detail=f"Request body is not valid UTF-8: {exc.reason}"
-            ) from exc
-        if not text:
+        if not raw:
             return None
-        try:
-            body = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BadRequestProblem(detail=f"Malformed JSON: {exc}") from exc
-        if SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(body):
-            raise BadRequestProblem(detail="Request body escapes a lone UTF-16 surrogate")
+        try:  # the same parser Flask hands the handlers (app/limits.py)
+            body = strict_loads(raw)
+        except NotJson as exc:
+            raise ValidationProblem([str(exc)]) from exc
+        if SURROGATE_ESCAPE.search(raw.decode()) and _has_lone_surrogate(body):
+            raise ValidationProblem(["Request body escapes a lone UTF-16 surrogate"])
         return body
 
     def _validate(self, body: Any) -> dict[str, Any] | None:
         if not self._nullable and body is None:
             raise ValidationProblem(["Request body must not be empty"])
+        problems = self.limits.body_errors(body, MAX_LISTED_ERRORS)
+        if problems:  # before the schema: a refused body is never walked by jsonschema
+            raise ValidationProblem(problems)
         errors = sorted(self._validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             raise ValidationProblem([describe(e) for e in errors[:MAX_LISTED_ERRORS]])
@@ -218,19 +228,57 @@ class AlienJSONResponseBodyValidator(JSONResponseBodyValidator):
         return ResponseValidator(self._schema, format_checker=FORMATS)
 
 
-VALIDATOR_MAP = {
-    "parameter": ParameterValidator,
-    "body": MediaTypeDict(
-        {
-            "*/*json": AlienJSONRequestBodyValidator,
-            "application/x-www-form-urlencoded": FormDataValidator,
-            "multipart/form-data": MultiPartFormDataValidator,
-        }
-    ),
-    "response": MediaTypeDict(
-        {"*/*json": AlienJSONResponseBodyValidator, "text/plain": TextResponseBodyValidator}
-    ),
-}
+class AlienParameterValidator(ParameterValidator):
+    """Path and query values: the limits (query only) first, then the schema, each failure one
+    sentence that quotes a short slice of the value at most (Connexion's is a multi-line dump)."""
+
+    limits: Limits  # bound by validator_map()
+
+    def validate_parameter(  # type: ignore[override]
+        self, parameter_type: str, value: Any, param: dict[str, Any], param_name: Any = None
+    ) -> str | None:
+        if value is None:
+            return ParameterValidator.validate_parameter(parameter_type, value, param)
+        what = f"{parameter_type.capitalize()} parameter '{param['name']}'"
+        if parameter_type == "query":  # a path id too long to exist is the resource's 404
+            problem = self.limits.parameter_error(parameter_type, param["name"], value)
+            if problem is not None:
+                return problem
+        schema = param.get("schema", param)
+        error = best_match(Draft4Validator(schema, format_checker=FORMATS).iter_errors(value))
+        return None if error is None else f"{what} is not valid: {describe(error)}"
+
+    def validate_request(self, request: Any) -> None:
+        """`?limit[]=1` is not `limit`, but Connexion's pythonic names would make it the handler's
+        `limit` argument, log an ERROR and drop it: refuse such a look-alike instead."""
+        declared = {p["name"] for p in self.parameters.get("query", ())}
+        by_python_name = {pythonic(name): name for name in declared}
+        for key in request.query_params:
+            meant = by_python_name.get(pythonic(key))
+            if key not in declared and meant is not None:
+                raise BadRequestProblem(
+                    detail=f"Query parameter '{clip(key)}' is unknown; did you mean '{meant}'?"
+                )
+        super().validate_request(request)
+
+
+def validator_map(limits: Limits) -> dict[str, Any]:
+    """Connexion's `validator_map`, with this server's validators bound to its limits."""
+    body = type("BodyValidator", (AlienJSONRequestBodyValidator,), {"limits": limits})
+    parameter = type("ParameterValidator", (AlienParameterValidator,), {"limits": limits})
+    return {
+        "parameter": parameter,
+        "body": MediaTypeDict(
+            {
+                "*/*json": body,
+                "application/x-www-form-urlencoded": FormDataValidator,
+                "multipart/form-data": MultiPartFormDataValidator,
+            }
+        ),
+        "response": MediaTypeDict(
+            {"*/*json": AlienJSONResponseBodyValidator, "text/plain": TextResponseBodyValidator}
+        ),
+    }
 
 
 @cache

@@ -1,4 +1,5 @@
-"""The sync protocol (docs/behaviour.md §7): acquire, reconcile, release, operator sync, initialize."""
+"""The sync protocol (docs/behaviour.md §7): acquire, reconcile, release, operator_sync,
+initialize."""
 
 from __future__ import annotations
 

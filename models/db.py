@@ -7,6 +7,7 @@ models read the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -23,6 +24,7 @@ from playhouse.db_url import parse as parse_db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
 db = peewee.DatabaseProxy()
+log = logging.getLogger("alien.db")
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -226,3 +228,15 @@ def bind_database(database: peewee.Database) -> None:
         elif not previous.is_closed():
             previous.close()
     db.initialize(database)
+
+
+def answers() -> bool:
+    """Whether the database answers one round trip now (docs/behaviour.md §12: `/ready`).
+    Any failure at all means "not ready", so every exception is an answer here."""
+    try:
+        with db.connection_context():
+            db.execute_sql("SELECT 1")
+    except Exception as exc:  # readiness reports a failure, it does not raise one
+        log.warning("readiness: the database does not answer: %s", type(exc).__name__)
+        return False
+    return True

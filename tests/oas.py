@@ -52,6 +52,7 @@ ERROR_CODES = {
     "DEPLOYMENT_GROUP_NOT_FOUND": 404, "RELEASE_NOT_FOUND": 404, "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405, "DEPLOYMENT_LOCKED": 409, "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415, "INVALID_client_config": 500, "GENERIC_ERROR": 500,
+    "REQUEST_TIMEOUT": 408, "REQUEST_HEADERS_TOO_LARGE": 431, "SERVICE_UNAVAILABLE": 503,
 }  # fmt: skip
 #: The one 5xx that is behaviour, not a crash: the server's own cloud settings are missing.
 BEHAVIOURAL_500 = {("resolve_credentials", "INVALID_client_config")}
@@ -136,7 +137,7 @@ def allowed_undocumented(op: dict[str, Any], status: int) -> bool:
         or (status == 404 and op_id in EXTRA_404)
         or (status == 400 and has_input)
         or (status == 409 and op_id == "reconcile")
-        or (status in (413, 415) and has_body)
+        or (status in (408, 413, 415) and has_body)
     )
 
 

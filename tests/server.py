@@ -1,8 +1,11 @@
 """Real servers for concurrency tests: gunicorn + uvicorn workers, as `make run` serves.
 
-`LiveServer(database_url, state_dir, workers=N).start()` runs `gunicorn app.asgi:app` on a free
-loopback port and waits for /health; `stop()` ends it. Several instances may share a database.
-`spawn()` and `wait_ready()` are the two halves of `start()`, for starting several at once.
+`LiveServer(database_url, state_dir, workers=N).start()` runs gunicorn with the project's one
+serving configuration (`-c python:app.gunicorn_conf`, which `make run` uses too) on a free
+loopback port and waits for /health; `stop()` ends it (SIGTERM). Several instances may share a
+database. `spawn()` and `wait_ready()` are the two halves of `start()`, for starting several at
+once. Settings travel as environment variables, exactly as an operator sets them; the drain on
+SIGTERM is off unless a test sets ALIEN_DRAIN_SECONDS (it would slow every teardown).
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ class LiveServer:
         env: dict[str, str] | None = None,
         args: Sequence[str] = (),
         target: str = "app.asgi:app",
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.state_dir = state_dir
@@ -47,8 +51,11 @@ class LiveServer:
             **os.environ,
             "DATABASE_URL": database_url,
             "ALIEN_STATE_DIR": str(state_dir),
+            "HOST": "127.0.0.1",
             "PORT": str(self.port),
+            "WEB_CONCURRENCY": str(workers),
             "ALIEN_LOG_LEVEL": "WARNING",
+            "ALIEN_DRAIN_SECONDS": "0",
             **(env or {}),
         }
         self.args = list(args)  # more gunicorn options, e.g. ["--preload"]
@@ -83,22 +90,9 @@ class LiveServer:
         raise RuntimeError(f"server did not come up in {timeout}s:\n{self.log()}")
 
     def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf"]
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-k",
-                "uvicorn_worker.UvicornWorker",
-                "-w",
-                str(self.workers),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--control-socket",
-                str(self.state_dir / f"gunicorn-{self.port}.ctl"),
-                *self.args,
-                self.target,
-            ],  # fmt: skip
+            [*gunicorn, *self.args, self.target],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -108,6 +102,12 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def pid(self) -> int:
+        """The gunicorn master's process id."""
+        assert self.process is not None, "spawn() first"
+        return self.process.pid
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -124,3 +124,30 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def read_until_closed(sock: socket.socket, deadline: float) -> tuple[bytes, float | None]:
+    """Everything the server sends on `sock` until it closes the connection, and the moment
+    (time.monotonic) it did; None for the moment if it was still open at `deadline`."""
+    received = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return received, None
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            return received, None
+        except ConnectionResetError:
+            return received, time.monotonic()
+        if not chunk:
+            return received, time.monotonic()
+        received += chunk
+
+
+def status_of(raw: bytes) -> int | None:
+    """The status code of the first response in `raw` bytes, None if there is none."""
+    if not raw.startswith(b"HTTP/1.1 "):
+        return None
+    return int(raw[9:12])

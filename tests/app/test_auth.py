@@ -45,7 +45,7 @@ def test_unauthenticated_calls_get_401(client, op_id, method, path, case):
 def test_health_needs_no_token(client):
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "healthy"}
 
 
 def test_whoami_admin(client, admin, app):

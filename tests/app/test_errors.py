@@ -9,6 +9,8 @@ from starlette.testclient import TestClient
 
 import handlers
 from app import create_app
+from app.errors import STATUS
+from tests.docs import table
 
 
 def assert_error(response, status: int, code: str, message: str | None = None) -> dict:
@@ -161,7 +163,9 @@ class TestBodyLimit:
     def test_under_the_limit_passes(self, client, admin):
         assert (
             client.post(
-                "/v1/deployment-groups", json={"name": "x" * 900}, headers=admin
+                "/v1/deployment-groups",
+                json={"name": "x" * 256},
+                headers=admin,  # longest name
             ).status_code
             == 200
         )
@@ -311,3 +315,8 @@ def test_lone_surrogate_escape_is_a_400(client, admin):
         headers=admin | {"Content-Type": "application/json"},
     )
     assert paired.status_code == 200 and paired.json()["name"] == "\U0001f600"
+
+
+def test_the_behaviour_reference_lists_exactly_these_codes_and_statuses():
+    documented = {row["code"].strip("`"): int(row["status"]) for row in table("3.", "code")}
+    assert documented == STATUS

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import stack
+from tests.docs import table
 
 # (operation, caller, target) -> expected status
 GET_LIKE = {
@@ -143,3 +144,45 @@ def test_admin_lists_everything(client, world):
         g["id"] for g in client.get("/v1/deployment-groups", headers=world.admin).json()["items"]
     }
     assert groups == {world.group_id, world.other_group_id}
+
+
+COLUMN = {
+    "admin": "admin",
+    "group": "DG token",
+    "deployment": "deployment token",
+    "sibling": "deployment token",
+}
+
+
+def documented_statuses(cell: str, caller: str, target: str | None) -> range | tuple[int, ...]:
+    """What docs/behaviour.md §2's table cell says a caller gets for a target."""
+    ok = range(200, 300)
+    if cell.startswith(("403", "400")):
+        return (int(cell[:3]),)
+    if target == "missing":
+        return (404,)
+    if target is None or cell.startswith(("yes", "any", "all")):
+        return ok
+    if cell.startswith("its group"):
+        return ok if target == "own" else (403,)
+    if cell.startswith("its deployment"):
+        return ok if target == "own" and caller != "sibling" else (403,)
+    raise AssertionError(f"unreadable cell {cell!r}")
+
+
+def test_the_behaviour_reference_states_this_matrix():
+    """Every row of MATRIX is what the reference's scope table says, and every operation of
+    the table that MATRIX covers is covered for every kind of caller."""
+    cells = {
+        op.strip(): row for row in table("2.", "operation") for op in row["operation"].split(",")
+    }
+    for op, caller, target, status in MATRIX:
+        cell = cells[op][COLUMN[caller]]
+        assert status in documented_statuses(cell, caller, target), (op, caller, target, cell)
+    covered = {op for op, *_ in MATRIX}
+    for op in covered:
+        assert {caller for o, caller, *_ in MATRIX if o == op} >= {
+            "admin",
+            "group",
+            "deployment",
+        }, op

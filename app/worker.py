@@ -1,0 +1,230 @@
+"""The gunicorn worker: uvicorn-worker's, with the guards a public listener needs.
+
+docs/behaviour.md §12 states the rules; this module is where uvicorn gets them:
+
+- `GuardedHttpToolsProtocol`: uvicorn's httptools protocol times out the idle time between
+  keep-alive requests only. A request head has no deadline and no size bound (httptools
+  buffers whatever arrives), so a client that connects and says nothing, or drips its headers,
+  holds a connection for ever, and a 32 MB header is read whole. This subclass adds both.
+- `AlienServer`: SIGTERM first drains (`/ready` answers 503, responses close their
+  connections, the listener keeps serving) for ALIEN_DRAIN_SECONDS, then shuts down as
+  uvicorn does; and a worker whose master is gone (`kill -9`) shuts itself down.
+
+Written against uvicorn 0.54 and uvicorn-worker 0.4, whose internals it extends (the protocol's
+parser callbacks, `Server.on_tick`/`handle_exit`, `UvicornWorker._serve`); pyproject.toml pins
+both below their next minor version, and tests/app/test_slow_clients.py and
+tests/app/test_serving.py exercise every override on a live server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from http import HTTPStatus
+from types import FrameType
+from typing import Any
+
+from gunicorn.arbiter import Arbiter
+from uvicorn import Config, Server
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn_worker import UvicornWorker
+
+from app import lifecycle
+from app.errors import STATUS, alien_body
+from app.settings import Settings
+
+log = logging.getLogger("uvicorn.error")  # the worker's log, wired to gunicorn's error log
+
+#: How often (in uvicorn's 0.1 s ticks) a worker checks that its master is still there.
+PARENT_CHECK_TICKS = 10
+
+
+class HeadRejected(Exception):
+    """Raised from a parser callback to stop parsing a head that was just answered."""
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """A request head must be complete within `header_timeout` seconds of its first byte (and a
+    new connection must start one within as long), and stay under `max_header_bytes`. Idle
+    time after a response stays uvicorn's keep-alive timeout."""
+
+    def __init__(self, *args: Any, header_timeout: float, max_header_bytes: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.max_header_bytes = max_header_bytes
+        self.awaiting_head = False  # between a response (or the connection) and the next head
+        self.head_bytes = 0  # bytes received for an incomplete head
+        self.parsed_head_bytes = 0  # request line and headers of the head being parsed
+        self.head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._await_head()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.awaiting_head and self.head_bytes == 0:
+            self._arm()  # the head starts now: its own deadline, whatever the idle time was
+        super().data_received(data)
+        # Still awaiting after the parser ran: every byte of `data` belonged to the head (whose
+        # parts httptools buffers until each is complete, so they are counted here too).
+        if self.awaiting_head and not self.transport.is_closing():
+            self.head_bytes += len(data)
+            if self.head_bytes > self.max_header_bytes:
+                limit = self.max_header_bytes
+                self._reject("REQUEST_HEADERS_TOO_LARGE", f"Request headers exceed {limit} bytes")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.parsed_head_bytes = 0
+
+    # A head that arrives whole in one read is parsed before data_received can count it: the
+    # parser's callbacks count it too (exactly, as the parts arrive).
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        self.parsed_head_bytes += size
+        if self.parsed_head_bytes > self.max_header_bytes:
+            limit = self.max_header_bytes
+            self._reject("REQUEST_HEADERS_TOO_LARGE", f"Request headers exceed {limit} bytes")
+            raise HeadRejected  # uvicorn then sees a parser error on a connection hanging up
+
+    def send_400_response(self, msg: str) -> None:
+        if not self.transport.is_closing():  # not after a 431/408 this protocol already sent
+            super().send_400_response(msg)
+
+    def on_headers_complete(self) -> None:
+        self.awaiting_head = False
+        self._disarm()
+        super().on_headers_complete()
+        if lifecycle.draining.is_set() and self.cycle is not None:  # §12: no keep-alive now
+            self.cycle.keep_alive = False
+
+    def drain(self) -> None:
+        """Draining began: a request in flight is answered, then its connection closes. (An
+        idle one is left to its keep-alive timeout: closing it now would race a client that
+        is sending on it.)"""
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+
+    def on_response_complete(self) -> None:
+        pipelined = bool(self.pipeline)
+        super().on_response_complete()
+        if not pipelined and not self.transport.is_closing():
+            self._await_head()  # idle: uvicorn's keep-alive timer runs until the first byte
+
+    def _await_head(self) -> None:
+        self.awaiting_head = True
+        self.head_bytes = 0
+
+    def _arm(self) -> None:
+        self._disarm()
+        self.head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _disarm(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self.head_timer = None
+        if self.transport.is_closing():
+            return
+        if self.head_bytes:
+            seconds = f"{self.header_timeout:g}"
+            self._reject("REQUEST_TIMEOUT", f"The request head did not arrive within {seconds} s")
+        else:
+            self.transport.close()  # said nothing at all: nobody to answer
+
+    def _reject(self, code: str, message: str) -> None:
+        """Answer below the app (no request exists yet) with the AlienError, and hang up."""
+        self._disarm()
+        self.awaiting_head = False
+        status = STATUS[code]
+        body = json.dumps(alien_body(code, message)).encode()
+        head = (
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            "content-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n"
+        )
+        self.logger.info("closing a connection: %s", message)
+        self.transport.write(head.encode() + body)
+        self.transport.close()
+
+
+class AlienServer(Server):
+    """uvicorn's Server, draining on SIGTERM and following its master out."""
+
+    def __init__(self, config: Config, drain_seconds: float, parent_pid: int) -> None:
+        super().__init__(config)
+        self.drain_seconds = drain_seconds
+        self.parent_pid = parent_pid
+        self.drain_until: float | None = None
+        self.drain_begun = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and self.drain_seconds > 0 and not self.should_exit:
+            if self.drain_until is None:  # a second SIGTERM changes nothing; SIGINT still ends it
+                lifecycle.draining.set()
+                self.drain_until = time.monotonic() + self.drain_seconds
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.drain_until is not None and not self.drain_begun:
+            self.drain_begun = True  # here, not in the signal handler: the loop's own thread
+            for connection in list(self.server_state.connections):
+                if isinstance(connection, GuardedHttpToolsProtocol):
+                    connection.drain()
+        if self.drain_until is not None and time.monotonic() >= self.drain_until:
+            self.drain_until = None
+            super().handle_exit(signal.SIGTERM, None)  # drained: now uvicorn's graceful shutdown
+        if counter % PARENT_CHECK_TICKS == 0 and os.getppid() != self.parent_pid:
+            if not self.should_exit:
+                log.warning("gunicorn master %d is gone; shutting down", self.parent_pid)
+                super().handle_exit(signal.SIGTERM, None)
+        return await super().on_tick(counter)
+
+
+class AlienWorker(UvicornWorker):
+    """The worker class app/gunicorn_conf.py names."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = Settings.from_env()
+        self.config.http = functools.partial(
+            GuardedHttpToolsProtocol,
+            header_timeout=self.settings.header_timeout_seconds,
+            max_header_bytes=self.settings.max_header_bytes,
+        )
+        # After the drain, requests in flight get this long before uvicorn cancels them
+        # (gunicorn's graceful_timeout, a little longer, is the master's hard stop).
+        self.config.timeout_graceful_shutdown = self.settings.graceful_timeout_seconds
+
+    async def _serve(self) -> None:  # uvicorn-worker 0.4's, with our Server
+        self.config.app = self.wsgi
+        server = AlienServer(self.config, self.settings.drain_seconds, self.ppid)
+        self._install_sigquit_handler()
+        # The plain sockets, not gunicorn's wrappers: uvloop detaches a real socket once libuv
+        # has closed its descriptor, but calls close() on anything else, and gunicorn's wrapper
+        # then logs "Error while closing socket [Errno 9]" at every shutdown.
+        await server.serve(sockets=[listener.sock for listener in self.sockets])
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
