@@ -45,6 +45,7 @@ TABLES = [DeploymentGroup, Token, Release, ReleasePlatform, Deployment]
 
 
 def _initial_tables() -> None:
+    """Every table as the models define it now (so a new database skips the later upgrades)."""
     db.create_tables(TABLES)
 
 
@@ -82,13 +83,11 @@ def migrate() -> list[int]:
     with exclusive():
         db.create_tables([SchemaMigration])
         done = {m.version for m in SchemaMigration.select(SchemaMigration.version)}
-        if not done:  # a new database: the tables as the models define them now
-            db.create_tables(TABLES)
         todo = [
             (version, name, apply) for version, name, apply in MIGRATIONS if version not in done
         ]
         for version, name, apply in todo:
-            if done:
+            if done or version == 1:  # a new database runs only 1: the tables as they are now
                 apply()
             SchemaMigration.create(version=version, name=name, applied_at=clock.now())
     return [version for version, _, _ in todo]

@@ -170,7 +170,7 @@ def test_serve_runs_gunicorn_with_the_serving_configuration(tmp_path, database_u
         "ALIEN_STATE_DIR": str(tmp_path / "served"),
         "ALIEN_ADMIN_TOKEN": settings.admin_token,
         "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
+        "WEB_CONCURRENCY": "2",
     }
     with (tmp_path / "serve.log").open("wb") as log:  # the child keeps its own descriptor
         server = subprocess.Popen([cli.CLI, "serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
@@ -191,4 +191,6 @@ def test_serve_runs_gunicorn_with_the_serving_configuration(tmp_path, database_u
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     output = (tmp_path / "serve.log").read_text()
-    assert "app.worker.AlienWorker" in output and f"127.0.0.1:{port}" in output
+    assert f"Listening at: http://127.0.0.1:{port}" in output  # HOST and PORT, via the conf
+    assert output.count("Booting worker") == 2  # WEB_CONCURRENCY, via the conf (gunicorn: 1)
+    assert "app.worker.AlienWorker" in output  # our worker class, via the conf

@@ -246,31 +246,40 @@ def gunicorn(*args: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_gunicorn_stops_with_one_line_per_bad_variable(tmp_path):
-    """Each worker checks the settings as it loads the app, and exits with gunicorn's "worker
-    failed to boot", so the master stops instead of restarting it for ever. (One worker here:
-    when several fail at the same instant, gunicorn 27 itself may print a traceback while
-    halting; the serving configuration below checks once, in the master, before any worker.)"""
-    envs = [env_for(tmp_path, i, var, value) for i, (var, value) in enumerate(ENTRY_CASES)]
-    commands = [
-        gunicorn("-k", "uvicorn_worker.UvicornWorker", "-w", "1", "-b", f"127.0.0.1:{env['PORT']}", "--control-socket", str(tmp_path / f"{i}.ctl"))
-        for i, env in enumerate(envs)
-    ]  # fmt: skip
-    for (var, _), (code, output) in zip(ENTRY_CASES, run_all(commands, envs, ROOT), strict=True):
-        assert code == 3, output  # gunicorn's "worker failed to boot": the master stops
+def test_gunicorn_stops_before_any_worker_with_one_line_per_bad_variable(tmp_path):
+    """`gunicorn app.asgi:app` from the repository reads ./gunicorn.conf.py, which checks the
+    settings once, in the master: exit 78 (EX_CONFIG) and no worker ever boots."""
+    envs = [{**env_for(tmp_path, i, var, value), "WEB_CONCURRENCY": "2"} for i, (var, value) in enumerate(ENTRY_CASES)]  # fmt: skip
+    results = run_all([gunicorn()] * len(envs), envs, ROOT)
+    for (var, _), (code, output) in zip(ENTRY_CASES, results, strict=True):
+        assert code == 78 and "Booting worker" not in output, output
         assert_one_line(output, var)
 
 
 @pytest.mark.slow
-def test_the_serving_configuration_stops_gunicorn_before_any_worker_starts(tmp_path):
+def test_the_installed_serving_configuration_stops_gunicorn_the_same_way(tmp_path):
     cases = ENTRY_CASES[2:4]
-    envs = [
-        {**env_for(tmp_path, i, var, value), "WEB_CONCURRENCY": "2"}
-        for i, (var, value) in enumerate(cases)
-    ]
-    results = run_all([gunicorn("-c", "python:app.gunicorn_conf")] * len(cases), envs, ROOT)
+    envs = [{**env_for(tmp_path, i, var, value), "WEB_CONCURRENCY": "2"} for i, (var, value) in enumerate(cases)]  # fmt: skip
+    results = run_all([gunicorn("-c", "python:app.gunicorn_conf")] * len(cases), envs, tmp_path)
     for (var, _), (code, output) in zip(cases, results, strict=True):
         assert code == 78 and "Booting worker" not in output, output
+        assert_one_line(output, var)
+
+
+@pytest.mark.slow
+def test_a_worker_started_without_the_configuration_stops_gunicorn_too(tmp_path):
+    """Without the conf (`-c /dev/null`), each worker checks the settings as it loads the app
+    and exits with gunicorn's "worker failed to boot", so the master stops (exit 3) instead of
+    restarting it for ever. One worker: when several fail at the same instant, gunicorn 27
+    itself may print a traceback while halting."""
+    cases = ENTRY_CASES[:2]
+    envs = [env_for(tmp_path, i, var, value) for i, (var, value) in enumerate(cases)]
+    commands = [
+        gunicorn("-c", "/dev/null", "-k", "uvicorn_worker.UvicornWorker", "-w", "1", "-b", f"127.0.0.1:{env['PORT']}", "--control-socket", str(tmp_path / f"{i}.ctl"))
+        for i, env in enumerate(envs)
+    ]  # fmt: skip
+    for (var, _), (code, output) in zip(cases, run_all(commands, envs, ROOT), strict=True):
+        assert code == 3, output
         assert_one_line(output, var)
 
 
@@ -286,13 +295,22 @@ def test_the_cli_stops_with_one_line_per_bad_variable(tmp_path, command):
 
 
 @pytest.mark.slow
-def test_a_state_directory_that_cannot_be_created_is_one_line(tmp_path):
+def test_a_state_directory_or_database_that_cannot_be_opened_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    env = {"ALIEN_STATE_DIR": str(blocker / "state"), "DATABASE_URL": ""}
-    ((code, output),) = run_all([[CLI, "tokens", "list"]], [env], tmp_path)
-    assert code == 78 and "Traceback" not in output
-    assert f"ALIEN_STATE_DIR='{blocker / 'state'}' cannot be created" in output
+    cases = [
+        ({"ALIEN_STATE_DIR": str(blocker / "state"), "DATABASE_URL": ""},
+         f"ALIEN_STATE_DIR='{blocker / 'state'}' cannot be created: Not a directory"),
+        ({"ALIEN_STATE_DIR": str(tmp_path / "s"), "DATABASE_URL": f"sqlite:///{blocker}/x/alien.db"},
+         f"DATABASE_URL='sqlite:///{blocker}/x/alien.db' cannot be opened: "),
+        ({"ALIEN_STATE_DIR": str(tmp_path / "s"), "DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
+         "DATABASE_URL='postgresql://u:***@127.0.0.1:1/x' cannot be opened: "),
+    ]  # fmt: skip
+    results = run_all([[CLI, "tokens", "list"]] * len(cases), [env for env, _ in cases], tmp_path)
+    for (_, expected), (code, output) in zip(cases, results, strict=True):
+        assert code == 78 and "Traceback" not in output and "hunter2" not in output, output
+        (line,) = [line for line in output.splitlines() if line.startswith("alien-server:")]
+        assert line.startswith(f"alien-server: configuration error: {expected}"), output
 
 
 def test_the_simulated_engine_settings():
