@@ -130,11 +130,18 @@ def _bulk(model: Any, rows: list[dict[str, Any]]) -> None:
     hundred-row INSERT through Peewee's query compiler alone costs more than the database)."""
     if not rows:
         return
-    names = tuple(f.name for f in model._meta.sorted_fields if f.name in rows[0])  # Peewee's order
-    sql = _insert_sql(model, names, type(db.obj).__name__)
-    fields = [model._meta.fields[name] for name in names]
-    params = [tuple(f.db_value(row[f.name]) for f in fields) for row in rows]
+    # Peewee's column order; a column the rows leave out but that has a default is in Peewee's
+    # INSERT too (with the default), so it is sent with its default here.
+    fields = [f for f in model._meta.sorted_fields if f.name in rows[0] or f.default is not None]
+    sql = _insert_sql(model, tuple(f.name for f in fields), type(db.obj).__name__)
+    params = [tuple(f.db_value(_value(row, f)) for f in fields) for row in rows]
     db.cursor().executemany(sql, params)
+
+
+def _value(row: dict[str, Any], field: Any) -> Any:
+    if field.name in row:
+        return row[field.name]
+    return field.default() if callable(field.default) else field.default
 
 
 @cache
