@@ -44,11 +44,7 @@ def install(app: FlaskApp, settings: Settings, spec: dict[str, Any]) -> None:
         "TEST MODE (ALIEN_TEST_MODE=1): /_test/reset, /_test/clock and Prefer controls are "
         "on; never expose this server to anything but a test suite"
     )
-    try:
-        loaded = fixture_files.read(settings.fixtures) if settings.fixtures else stored.Fixtures()
-    except fixture_files.FixtureError as exc:
-        log.error("%s", exc)
-        raise SystemExit(WORKER_BOOT_ERROR) from None
+    loaded = read_fixtures_or_exit(settings)
     with db.connection_context():
         stored.prepare()
         clock.share_through_database()  # before the load: fixture leases age by the shared clock
@@ -69,6 +65,18 @@ def install(app: FlaskApp, settings: Settings, spec: dict[str, Any]) -> None:
             path=settings.test_record,
             spec=spec,
         )
+
+
+def read_fixtures_or_exit(settings: Settings) -> stored.Fixtures:
+    """The checked fixtures, or one log line and the exit status that stops gunicorn. Also
+    callable from gunicorn's `on_starting` hook, to check once in the master before any worker
+    starts (when every worker finds the file bad at once, gunicorn's master prints its own
+    HaltServer traceback after our line)."""
+    try:
+        return fixture_files.read(settings.fixtures) if settings.fixtures else stored.Fixtures()
+    except fixture_files.FixtureError as exc:
+        log.error("%s", exc)
+        raise SystemExit(WORKER_BOOT_ERROR) from None
 
 
 def reset(settings: Settings, loaded: stored.Fixtures) -> dict[str, Any]:
