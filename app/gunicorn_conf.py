@@ -61,6 +61,15 @@ multiproc.start(_settings.state_dir)
 child_exit = multiproc.child_exit
 
 
+def on_starting(server: Any) -> None:
+    """Test mode: a bad fixture file stops the master with one line, before any worker starts
+    (docs/behaviour.md §13.1)."""
+    if _settings.test_mode:
+        from app.testmode import read_fixtures_or_exit
+
+        read_fixtures_or_exit(_settings)
+
+
 def when_ready(server: Any) -> None:
     """With ALIEN_SIMULATE=1, one simulated engine per instance (docs/behaviour.md §9)."""
     simulator_hooks.when_ready(server)
