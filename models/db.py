@@ -99,12 +99,21 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
     first starts ever retry here.
     """
 
-    def _connect(self) -> Any:
-        """Create a missing database file readable by its owner only (0600); SQLite gives its
-        -wal and -shm files the same mode."""
-        if self.database != ":memory:" and not self.database.startswith("file:"):
-            os.close(os.open(self.database, os.O_RDWR | os.O_CREAT, 0o600))
-        return super()._connect()  # type: ignore[misc]
+    def create_private(self) -> None:
+        """Create the database file, if missing, readable by its owner only (0600; SQLite gives
+        its -wal and -shm files the same mode).
+
+        Only ever before this process opens a connection (`make_database`): closing any
+        descriptor of a SQLite file drops every POSIX lock the process holds on it, so doing
+        this while other threads' connections hold locks lets two writers in at once (seen:
+        overfilled groups and "disk I/O error" under concurrent creates).
+        """
+        if self.database == ":memory:" or self.database.startswith("file:"):
+            return
+        try:
+            os.close(os.open(self.database, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
 
     def _set_pragmas(self, conn: Any) -> None:
         for attempt in range(1, 100):
@@ -185,9 +194,11 @@ def make_database(url: str, max_connections: int = 8) -> peewee.Database:
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         params = parse_db_url(url)
-        return SqliteWalDatabase(
+        sqlite = SqliteWalDatabase(
             params["database"], pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=30
         )
+        sqlite.create_private()
+        return sqlite
     if scheme in POSTGRES_SCHEMES:
         params = parse_db_url(url, unquote_password=True, unquote_user=True)
         params["database"] = unquote(params["database"])
