@@ -20,8 +20,7 @@ def _render(group: DeploymentGroup) -> dict[str, Any]:
 def list_deployment_groups(
     caller: Caller, limit: int | None = None, cursor: str | None = None
 ) -> dict[str, Any]:
-    only = None if caller.is_admin else caller.group_id
-    groups, next_cursor = DeploymentGroup.page(only, limit, cursor)
+    groups, next_cursor = DeploymentGroup.page(caller.listed_groups, limit, cursor)
     page: dict[str, Any] = {"items": [_render(g) for g in groups]}
     if next_cursor is not None:
         page["nextCursor"] = next_cursor
