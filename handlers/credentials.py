@@ -15,7 +15,7 @@ from models.tokens import Caller
 def resolve_credentials(
     caller: Caller, client_config: Callable[[str], dict[str, Any] | None], body: dict[str, Any]
 ) -> dict[str, Any]:
-    deployment = Deployment.get_or_404(body["deploymentId"])
+    deployment = Deployment.existing(body["deploymentId"])
     caller.require_not_deployment("resolve credentials")
     caller.require_group(deployment.deployment_group_id)
     return {"clientConfig": client_config(deployment.platform)}

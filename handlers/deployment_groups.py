@@ -34,12 +34,12 @@ def create_deployment_group(caller: Caller, body: dict[str, Any]) -> tuple[dict[
 
 
 def get_deployment_group(caller: Caller, id_: str) -> dict[str, Any]:
-    group = DeploymentGroup.get_by_id_or_404(id_)
+    group = DeploymentGroup.existing(id_)
     caller.require_group(group.id)
     return _render(group)
 
 
 def create_deployment_group_token(caller: Caller, id_: str) -> dict[str, Any]:
     caller.require_admin()
-    group = DeploymentGroup.get_by_id_or_404(id_)
+    group = DeploymentGroup.existing(id_)
     return {"token": Token.mint(GROUP, group.id), "deploymentGroupId": group.id}

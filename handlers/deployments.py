@@ -35,7 +35,7 @@ def _render(d: Deployment, group: DeploymentGroup | None = None) -> dict[str, An
 
 def _visible(caller: Caller, deployment_id: str) -> Deployment:
     """404 for a missing deployment before 403 for one out of scope (docs/behaviour.md §2)."""
-    deployment = Deployment.get_or_404(deployment_id)
+    deployment = Deployment.existing(deployment_id)
     caller.require_deployment(deployment.id, deployment.deployment_group_id)
     return deployment
 
@@ -86,7 +86,7 @@ def get_deployment_info(caller: Caller, base_url: str, id_: str) -> dict[str, An
 
 def delete_deployment(caller: Caller, id_: str, force: bool = False) -> tuple[dict[str, Any], int]:
     caller.require_admin()
-    deployment = Deployment.get_or_404(id_)
+    deployment = Deployment.existing(id_)
     if force:
         lifecycle.remove_deployment(deployment.id)
     else:

@@ -26,7 +26,7 @@ def create_release(
 
 
 def get_release(caller: Caller, id_: str) -> dict[str, Any]:
-    return _render(Release.get_or_404(id_))
+    return _render(Release.existing(id_))
 
 
 def get_latest_release(caller: Caller) -> dict[str, Any]:

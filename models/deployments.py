@@ -23,6 +23,8 @@ DELETING = frozenset({"delete-pending", "deleting", "delete-failed", "deleted"})
 
 
 class Deployment(BaseModel):
+    not_found = DeploymentNotFound
+
     id = peewee.CharField(primary_key=True)
     name = ExactText()
     deployment_group = peewee.ForeignKeyField(DeploymentGroup, on_delete="CASCADE")
@@ -72,13 +74,6 @@ class Deployment(BaseModel):
             retry_requested=False,
             created_at=clock.now(),
         )
-
-    @classmethod
-    def get_or_404(cls, deployment_id: str) -> Deployment:
-        deployment = cls.get_or_none(cls.id == deployment_id)
-        if deployment is None:
-            raise DeploymentNotFound(deployment_id)
-        return deployment
 
     @classmethod
     def page(

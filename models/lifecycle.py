@@ -28,7 +28,7 @@ def target_group(caller: Caller, requested: str | None) -> str:
         assert caller.group_id is not None
         return caller.group_id
     if requested is not None:
-        return DeploymentGroup.get_by_id_or_404(requested).id
+        return DeploymentGroup.existing(requested).id
     newest = DeploymentGroup.newest()
     if newest is None:
         raise BadRequest("No deployment groups exist. Create one first.")

@@ -14,6 +14,8 @@ from models.errors import BadRequest, ReleaseNotFound
 
 
 class Release(BaseModel):
+    not_found = ReleaseNotFound
+
     id = peewee.CharField(primary_key=True)
     stack = JSONField()  # {platform: Stack}, every platform as sent, null keys dropped
     git_metadata = JSONField(null=True)
@@ -59,13 +61,6 @@ class Release(BaseModel):
             contract.read("Stack", platform_stack)  # echoed by reconcile: no "absent" nulls
         git = {k: v for k in contract.git_fields if (v := (sent_git or {}).get(k)) is not None}
         return stack, git or None
-
-    @classmethod
-    def get_or_404(cls, release_id: str) -> Release:
-        release = cls.get_or_none(cls.id == release_id)
-        if release is None:
-            raise ReleaseNotFound(release_id)
-        return release
 
     @classmethod
     def latest(cls) -> Release:

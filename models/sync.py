@@ -187,7 +187,7 @@ def release(caller: Caller, deployment_id: str, session: str) -> None:
 def operator_target(caller: Caller, deployment_id: str) -> tuple[Deployment, Release] | None:
     """What a pull-mode operator should deploy (§7.4): the desired release when it differs
     from the current one and exists with a stack for the platform; None when up to date."""
-    deployment = D.get_or_404(deployment_id)
+    deployment = D.existing(deployment_id)
     caller.require_deployment(deployment.id, deployment.deployment_group_id)
     desired = deployment.desired_release_id
     if desired is None or desired == deployment.current_release_id:
