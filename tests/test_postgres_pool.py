@@ -14,9 +14,9 @@ import peewee
 import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
+from harness import pg
 from models.db import db, make_database
 from models.schema import STARTUP_LOCK_KEY, exclusive
-from tests import pg
 
 pytestmark = [pg.only(), pytest.mark.postgres]
 
