@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import logging
 import os
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 # Connexion imports Starlette's test client at import time (connexion/apps/abstract.py), which
 # warns about httpx with a UserWarning subclass, shown by default: in every worker and every
@@ -28,7 +25,7 @@ from connexion.resolver import Resolver
 from flask import Response, redirect
 
 import handlers
-from app import errors, testmode
+from app import cloud, errors, testmode
 from app.auth import bearer_handler
 from app.limits import Limits, StrictJSONProvider
 from app.logs import configure_logging
@@ -43,12 +40,7 @@ from app.middleware import (
 )
 from app.settings import ConfigError, Settings, without_password
 from app.spec import overlay, raw_bytes, raw_spec
-from app.validation import (
-    compile_schemas,
-    omit_combinator_nulls,
-    response_schemas,
-    validator_map,
-)
+from app.validation import SpecContract, compile_schemas, validator_map
 from models.db import CheckedPooledPostgresqlDatabase, bind_database, db, make_database
 from models.schema import bootstrap, migrate
 
@@ -74,16 +66,20 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     compile_schemas()
 
     spec = overlay(raw_spec())
-    schemas = response_schemas(spec)
+    contract = SpecContract()
+    client_config = functools.partial(cloud.client_config, settings=settings)
+    provided = {  # what a handler may take besides the spec's parameters (handlers.OPERATIONS)
+        handlers.CALLER: lambda: context["token_info"]["caller"],
+        handlers.LOCK_TTL: lambda: settings.lock_ttl_seconds,
+        handlers.BASE_URL: lambda: settings.base_url,
+        handlers.CLIENT_CONFIG: lambda: client_config,
+        handlers.CONTRACT: lambda: contract,
+    }
     # Compact JSON that refuses NaN/Infinity: a stored one is a logged 500, never sent (§11).
     app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":"), allow_nan=False))
     app.add_api(
         spec,
-        resolver=Resolver(
-            function_resolver=lambda op_id: omit_combinator_nulls(
-                bind(handlers.resolve(op_id), settings), schemas.get(op_id, {})
-            )
-        ),
+        resolver=Resolver(function_resolver=lambda op_id: handlers.bind(op_id, provided)),
         pythonic_params=True,
         validate_responses=settings.validate_responses,
         validator_map=validator_map(
@@ -183,23 +179,6 @@ def write_admin_token(token: str, state_dir: Path) -> Path:
     os.chmod(partial, 0o600)
     os.replace(partial, path)
     return path
-
-
-def bind(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
-    """Run a handler in its own database connection, with the authenticated caller and the
-    settings passed in when it asks for them (by naming a `caller` / `settings` parameter)."""
-    wanted = inspect.signature(handler).parameters
-
-    @functools.wraps(handler)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if "caller" in wanted:
-            kwargs["caller"] = context["token_info"]["caller"]
-        if "settings" in wanted:
-            kwargs["settings"] = settings
-        with db.connection_context():
-            return handler(*args, **kwargs)
-
-    return call
 
 
 def serve_raw_spec() -> Response:

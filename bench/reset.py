@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.server import LiveServer
+from harness.server import LiveServer
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = "ax_admin_" + "b" * 40

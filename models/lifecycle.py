@@ -11,9 +11,9 @@ import string
 from typing import Any
 
 from models import clock
-from models.db import db, is_postgres, locking
+from models.db import advisory_lock, db, locking
 from models.deployments import FAILED, Deployment
-from models.errors import BadRequest, Forbidden
+from models.errors import BadRequest
 from models.groups import DeploymentGroup
 from models.releases import Release
 from models.tokens import DEPLOYMENT, Caller, Token
@@ -21,13 +21,14 @@ from models.tokens import DEPLOYMENT, Caller, Token
 
 def target_group(caller: Caller, requested: str | None) -> str:
     """The group a new deployment goes into (docs/behaviour.md §5.2)."""
+    caller.require_not_deployment("create deployments")
     if not caller.is_admin:
-        if requested is not None and requested != caller.group_id:
-            raise Forbidden("Access denied: the token is scoped to another deployment group")
+        if requested is not None:
+            caller.require_group(requested)
         assert caller.group_id is not None
         return caller.group_id
     if requested is not None:
-        return DeploymentGroup.get_by_id_or_404(requested).id
+        return DeploymentGroup.existing(requested).id
     newest = DeploymentGroup.newest()
     if newest is None:
         raise BadRequest("No deployment groups exist. Create one first.")
@@ -55,11 +56,17 @@ def create_deployment(
 
 def initialize_operator(
     caller: Caller, name: str | None, platform: str | None
-) -> tuple[str, str, bool]:
-    """A DG token registers a pull-mode deployment, or finds it again by name (§7.5).
+) -> tuple[str, str | None, bool]:
+    """A DG token registers a pull-mode deployment, or finds it again by name (§7.5); a
+    deployment token is told its own deployment; an admin has none to initialize.
 
-    Returns (deployment id, fresh deployment token, created?).
+    Returns (deployment id, fresh deployment token or None, created?).
     """
+    if caller.is_admin:
+        raise BadRequest("Initialize requires a deployment or deployment group token")
+    _, own = caller.confined_to
+    if own is not None:
+        return own, None, False
     group_id = caller.group_id
     assert group_id is not None
     with db.atomic():
@@ -108,7 +115,8 @@ def remove_deployment(deployment_id: str) -> bool:
 
 
 def create_release(stack: dict[str, Any], git_metadata: dict[str, Any] | None) -> Release:
-    """Insert a release and retarget every deployment it covers, atomically (§6)."""
+    """Insert a release (`Release.accepted` input) and retarget every deployment it covers,
+    atomically (§6)."""
     with db.atomic():
         release_fence()
         release = Release.insert_new(stack, git_metadata)
@@ -134,7 +142,7 @@ def propagate(release_id: str, platform: str) -> None:
 
 RETRYABLE_FAILED = sorted(FAILED - {"delete-failed"})
 
-RELEASE_FENCE_KEY = 0x616C7265  # "alre": with the schema's hash, the releases' advisory lock
+RELEASE_FENCE = "alien:releases"  # the releases' advisory lock (models.db.advisory_lock)
 
 
 def release_fence(shared: bool = False) -> None:
@@ -147,9 +155,4 @@ def release_fence(shared: bool = False) -> None:
     cannot see the reader's uncommitted row either, so without the fence an update is lost.
     SQLite's IMMEDIATE transactions are already serial, so there it does nothing.
     """
-    if is_postgres():
-        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        db.execute_sql(
-            f"SELECT {function}(%s::integer, hashtext(coalesce(current_schema(), '')))",
-            (RELEASE_FENCE_KEY,),
-        )
+    advisory_lock(RELEASE_FENCE, shared=shared)

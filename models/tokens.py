@@ -200,20 +200,51 @@ class Caller:
     def is_admin(self) -> bool:
         return self.kind == ADMIN
 
+    @property
+    def confined_to(self) -> tuple[str | None, str | None]:
+        """(group, deployment) this caller's reach is limited to; None where it is not:
+        admins (None, None), DG tokens (their group, None), deployment tokens (both)."""
+        if self.is_admin:
+            return None, None
+        return self.group_id, self.deployment_id if self.kind == DEPLOYMENT else None
+
     def require_admin(self) -> None:
         if not self.is_admin:
             raise Forbidden("Admin access required")
+
+    def require_not_deployment(self, action: str) -> None:
+        """What only admins and DG tokens may do (list, create, resolve credentials)."""
+        if self.kind == DEPLOYMENT:
+            raise Forbidden(f"Deployment tokens cannot {action}")
 
     def require_group(self, group_id: str) -> None:
         """Admins reach every group; tokens only their own."""
         if not self.is_admin and group_id != self.group_id:
             raise Forbidden("Access denied: the token is scoped to another deployment group")
 
-    def require_deployment(self, deployment_id: str, group_id: str) -> None:
-        """Admins reach every deployment, DG tokens their group's, deployment tokens their own."""
+    def require_deployment_id(self, deployment_id: str) -> None:
+        """A deployment token reaches its own deployment only (the group check aside)."""
         if self.kind == DEPLOYMENT and deployment_id != self.deployment_id:
             raise Forbidden("Access denied: the token is scoped to another deployment")
+
+    def require_deployment(self, deployment_id: str, group_id: str) -> None:
+        """Admins reach every deployment, DG tokens their group's, deployment tokens their own."""
+        self.require_deployment_id(deployment_id)
         self.require_group(group_id)
+
+    def listed_group(self, requested: str | None) -> str | None:
+        """The group whose deployments a list shows: any asked for (None: all) for admins, a
+        DG token's own (asking for another is refused); deployment tokens list nothing."""
+        self.require_not_deployment("list deployments")
+        if self.is_admin:
+            return requested
+        self.require_group(requested or self.group_id or "")
+        return self.group_id
+
+    @property
+    def listed_groups(self) -> str | None:
+        """The deployment groups a list shows: all (None) for admins, a token's own group."""
+        return None if self.is_admin else self.group_id
 
 
 DEV_CALLER = Caller(kind=ADMIN, token_id="local-dev")

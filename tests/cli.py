@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.server import ROOT
+from harness.server import ROOT
 
 CLI = str(Path(sys.executable).parent / "alien-server")
 

@@ -21,7 +21,7 @@ from app import create_app
 from app.settings import Settings
 from app.spec import SPEC_PATH
 from tests import oas
-from tests.conftest import ContractClient
+from tests.helpers import ContractClient
 
 BASE = "http://testserver"
 DEPLOYMENT = "/v1/deployments/dep_0b0c8e7e-3f0a-4c1e-9a51-2d4f6f0e1a2b"
@@ -246,7 +246,7 @@ def build(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
     """An app whose `whoami` is `handler`, with Connexion's response validation as asked."""
 
     def make(handler: Any, validate_responses: bool) -> Any:
-        monkeypatch.setitem(handlers.OPERATIONS, "whoami", handler)
+        monkeypatch.setitem(handlers.OPERATIONS, "whoami", handlers.Operation(handler))
         return create_app(dataclasses.replace(settings, validate_responses=validate_responses))
 
     return make

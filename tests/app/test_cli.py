@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tests import cli
-from tests.conftest import bearer
-from tests.server import ROOT, free_port
+from tests.helpers import bearer
+from harness.server import ROOT, free_port
 
 pytestmark = pytest.mark.slow  # each command is a fresh process (about a second or more each)
 

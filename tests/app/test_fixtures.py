@@ -19,7 +19,7 @@ from app.fixtures_cli import fixtures as fixtures_command
 from app.settings import Settings
 from models.db import db
 from models.tokens import Token
-from tests.conftest import ContractClient, bearer
+from tests.helpers import ContractClient, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "fixtures.example.yaml"

@@ -14,7 +14,7 @@ import pytest
 
 from app import create_app
 from app.settings import Settings
-from tests.conftest import ContractClient, stack
+from tests.helpers import ContractClient, stack
 
 LIST = 1000
 TEXT = 256

@@ -16,7 +16,7 @@ import pytest
 from app import create_app
 from app.logs import formatter
 from app.settings import CLOUD_ENV, Settings
-from tests.conftest import ContractClient, bearer
+from tests.helpers import ContractClient, bearer
 
 NO_CLOUD = dict.fromkeys(CLOUD_ENV.values(), "")  # resolve-credentials for aws then fails
 

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from tests import cli, pg
-from tests.conftest import bearer
+from tests.helpers import bearer
 
 NEW_ADMIN = "ax_admin_" + "9" * 40
 

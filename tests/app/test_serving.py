@@ -19,7 +19,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from models.db import db, make_database
-from tests.server import ROOT, LiveServer
+from harness.server import ROOT, LiveServer
 
 ADMIN = "ax_admin_" + "7" * 40
 AUTH = {"Authorization": f"Bearer {ADMIN}"}

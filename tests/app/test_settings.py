@@ -17,7 +17,7 @@ import pytest
 
 from app import create_app
 from app.settings import CLOUD_ENV, CloudSettings, ConfigError, Settings, readme_rows, variables
-from tests.server import ROOT, free_port
+from harness.server import ROOT, free_port
 
 README = ROOT / "README.md"
 CLI = str(Path(sys.executable).parent / "alien-server")

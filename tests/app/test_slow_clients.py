@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server import LiveServer, read_until_closed, status_of
+from harness.server import LiveServer, read_until_closed, status_of
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from app.settings import Settings
 from app.spec import component_schema, operations, overlay, raw_spec
 from app.testmode import TestRoutes
 from models import clock
-from tests.conftest import ContractClient, bearer
+from tests.helpers import ContractClient, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "fixtures.example.yaml"

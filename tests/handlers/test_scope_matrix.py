@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import stack
 from tests.docs import table
+from tests.helpers import stack
 
 # (operation, caller, target) -> expected status
 GET_LIKE = {

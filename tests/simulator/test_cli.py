@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from app.settings import Settings
 from simulator.cli import command
 from simulator.engine import Summary
-from tests.server import ROOT
+from harness.server import ROOT
 from tests.simulator.conftest import stack, wait_until
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.settings import Settings
-from tests.server import LiveServer
+from harness.server import LiveServer
 from tests.simulator.conftest import Arranger, stack, wait_until
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server import ROOT
+from harness.server import ROOT
 from tests.simulator.conftest import Arranger, stack, wait_until
 
 pytestmark = pytest.mark.slow
