@@ -2,7 +2,7 @@
 
 `make run`, `gunicorn app.asgi:app` run from the repository (./gunicorn.conf.py re-exports this
 module), `gunicorn -c python:app.gunicorn_conf` for an installed package, and the test servers
-(tests/server.py) all serve with it. Values come from app/settings.py, so the README's
+(harness/server.py) all serve with it. Values come from app/settings.py, so the README's
 configuration table lists every one; gunicorn's own command-line options still override them.
 
 Server hooks are plain functions below (gunicorn finds them by name: `post_fork`,

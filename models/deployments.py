@@ -82,6 +82,7 @@ class Deployment(BaseModel):
         rows: Any = cls.select(cls.status, cls.platform, count).group_by(cls.status, cls.platform)
         return [(status, platform, n) for status, platform, n in rows.tuples()]
 
+    @classmethod
     def page(
         cls, group_id: str | None, limit: int | None, cursor: str | None
     ) -> tuple[list[Deployment], str | None]:

@@ -19,8 +19,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.helpers import bearer
 from harness.server import LiveServer
+from tests.helpers import bearer
 
 pytestmark = pytest.mark.slow
 

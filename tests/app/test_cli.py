@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from harness.server import ROOT, free_port
 from tests import cli
 from tests.helpers import bearer
-from harness.server import ROOT, free_port
 
 pytestmark = pytest.mark.slow  # each command is a fresh process (about a second or more each)
 

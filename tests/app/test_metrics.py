@@ -19,10 +19,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
+from harness.server import LiveServer
 from models import clock
 from models.db import db, is_postgres
 from tests.helpers import ContractClient, bearer
-from harness.server import LiveServer
 
 ACCESS_LINE = re.compile(r" INFO alien\.access (\d+) GET /v1/whoami (\d{3}) ")
 

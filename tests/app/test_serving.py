@@ -18,8 +18,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from models.db import db, make_database
 from harness.server import ROOT, LiveServer
+from models.db import db, make_database
 
 ADMIN = "ax_admin_" + "7" * 40
 AUTH = {"Authorization": f"Bearer {ADMIN}"}

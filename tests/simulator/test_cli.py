@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from app.settings import Settings
+from harness.server import ROOT
 from simulator.cli import command
 from simulator.engine import Summary
-from harness.server import ROOT
 from tests.simulator.conftest import stack, wait_until
 
 
