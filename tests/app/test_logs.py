@@ -107,5 +107,7 @@ def test_log_format_setting(value, parsed):
 
 
 def test_unknown_log_format_is_a_configuration_error():
-    with pytest.raises(ValueError, match="ALIEN_LOG_FORMAT='xml' is not valid: expected one of text, json"):
+    with pytest.raises(
+        ValueError, match="ALIEN_LOG_FORMAT='xml' is not valid: expected one of text, json"
+    ):
         Settings.from_env({"ALIEN_LOG_FORMAT": "xml"})
