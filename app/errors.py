@@ -15,6 +15,7 @@ from starlette.routing import compile_path
 
 from app.spec import METHODS
 from app.validation import ValidationProblem
+from models.db import DATABASE_FAILURES, failure_summary
 from models.errors import DomainError
 
 log = logging.getLogger("alien.errors")
@@ -35,6 +36,7 @@ STATUS = {
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "INVALID_client_config": 500,
+    "DATABASE_ERROR": 500,
     "GENERIC_ERROR": 500,
 }
 #: Framework statuses -> code, for Connexion's problems and Starlette's HTTP exceptions.
@@ -47,7 +49,11 @@ CODE_FOR_STATUS = {
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
-RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR"}
+#: The reference's flags (docs/behaviour.md §10): every other code is neither.
+RETRYABLE = {"DEPLOYMENT_LOCKED", "DATABASE_ERROR"}
+INTERNAL = {"DATABASE_ERROR"}
+#: The reference's Unauthorized/Forbidden/BadRequest carry their message as `context.reason`.
+REASON_IN_CONTEXT = {"UNAUTHORIZED", "FORBIDDEN", "BAD_REQUEST"}
 INTERNAL_ERROR_MESSAGE = "Internal server error"
 
 
@@ -58,10 +64,13 @@ def alien_response(
     headers: dict[str, str] | None = None,
 ) -> ConnexionResponse:
     status = STATUS[code]
-    body: dict[str, Any] = {"code": code, "message": message[:16384]}
+    message = message[:16384]
+    if code in REASON_IN_CONTEXT:
+        context = {"reason": message} | (context or {})
+    body: dict[str, Any] = {"code": code, "message": message}
     if context:
         body["context"] = context
-    body |= {"retryable": code in RETRYABLE, "internal": code == "GENERIC_ERROR",
+    body |= {"retryable": code in RETRYABLE, "internal": code in INTERNAL,
              "httpStatusCode": status}  # fmt: skip
     headers = dict(headers or {})
     if status == 401:
@@ -70,7 +79,7 @@ def alien_response(
         status_code=status,
         mimetype="application/json",
         content_type="application/json",
-        body=json.dumps(body),
+        body=json.dumps(body, separators=(",", ":")),  # compact, like every other response
         headers=headers,
     )
 
@@ -78,6 +87,13 @@ def alien_response(
 def internal_error(exc: BaseException) -> ConnexionResponse:
     log.error("unhandled error: %r", exc, exc_info=exc)
     return alien_response("GENERIC_ERROR", INTERNAL_ERROR_MESSAGE)
+
+
+def handle_database(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """The database failed (unreachable, restarted, busy, no pooled connection): the
+    reference's retryable DATABASE_ERROR; the driver's own words go to the log only."""
+    log.error("database failure: %r", exc, exc_info=exc)
+    return alien_response("DATABASE_ERROR", f"Database operation failed: {failure_summary(exc)}")
 
 
 def handle_domain(_request: ConnexionRequest, exc: DomainError) -> ConnexionResponse:
@@ -145,6 +161,8 @@ def install(app: FlaskApp, spec: dict[str, Any]) -> None:
         return alien_response(code, message, headers=_safe_headers(exc.headers))
 
     app.add_error_handler(DomainError, handle_domain)
+    for failure in DATABASE_FAILURES:
+        app.add_error_handler(failure, handle_database)
     app.add_error_handler(ProblemException, handle_problem)
     app.add_error_handler(HTTPException, handle_http)
     app.add_error_handler(Exception, handle_any)

@@ -14,14 +14,14 @@ from typing import Any
 from app.settings import CLOUD_ENV, CloudSettings, Settings
 from handlers.render import present
 from models.deployments import Deployment
-from models.errors import Forbidden, InvalidClientConfig
+from models.errors import ANY_GROUP_TOKEN_REQUIRED, Forbidden, InvalidClientConfig
 from models.tokens import DEPLOYMENT, Caller
 
 
 def resolve_credentials(caller: Caller, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
     deployment = Deployment.get_or_404(body["deploymentId"])
     if caller.kind == DEPLOYMENT:
-        raise Forbidden("Deployment tokens cannot resolve credentials")
+        raise Forbidden(ANY_GROUP_TOKEN_REQUIRED)
     caller.require_group(deployment.deployment_group_id)
     return {"clientConfig": client_config(deployment.platform, settings)}
 

@@ -6,7 +6,7 @@ from app.settings import Settings
 from handlers.render import iso, present
 from models import lifecycle
 from models.deployments import Deployment
-from models.errors import Forbidden
+from models.errors import ACCESS_DENIED, GROUP_TOKEN_REQUIRED, Forbidden
 from models.groups import DeploymentGroup
 from models.releases import Release
 from models.tokens import DEPLOYMENT, Caller
@@ -35,10 +35,10 @@ def _render(d: Deployment, group: DeploymentGroup | None = None) -> dict[str, An
     )
 
 
-def _visible(caller: Caller, deployment_id: str) -> Deployment:
+def _visible(caller: Caller, deployment_id: str, denied: str = ACCESS_DENIED) -> Deployment:
     """404 for a missing deployment before 403 for one out of scope (docs/behaviour.md §2)."""
     deployment = Deployment.get_or_404(deployment_id)
-    caller.require_deployment(deployment.id, deployment.deployment_group_id)
+    caller.require_deployment(deployment.id, deployment.deployment_group_id, denied)
     return deployment
 
 
@@ -109,10 +109,10 @@ def delete_deployment(caller: Caller, id_: str, force: bool = False) -> tuple[di
 
 
 def retry_deployment(caller: Caller, id_: str) -> dict[str, Any]:
-    _visible(caller, id_).request_retry()
+    _visible(caller, id_, GROUP_TOKEN_REQUIRED).request_retry()
     return {"success": True}
 
 
 def redeploy(caller: Caller, id_: str) -> dict[str, Any]:
-    _visible(caller, id_).request_redeploy()
+    _visible(caller, id_, GROUP_TOKEN_REQUIRED).request_redeploy()
     return {"success": True}

@@ -2,4 +2,4 @@ from __future__ import annotations
 
 
 def health() -> dict[str, str]:
-    return {"status": "ok"}
+    return {"status": "healthy"}

@@ -13,7 +13,7 @@ from typing import Any
 from models import clock
 from models.db import db, is_postgres, locking
 from models.deployments import FAILED, Deployment
-from models.errors import BadRequest, Forbidden
+from models.errors import GROUP_TOKEN_REQUIRED, BadRequest, Forbidden
 from models.groups import DeploymentGroup
 from models.releases import Release
 from models.tokens import DEPLOYMENT, Caller, Token
@@ -23,7 +23,7 @@ def target_group(caller: Caller, requested: str | None) -> str:
     """The group a new deployment goes into (docs/behaviour.md §5.2)."""
     if not caller.is_admin:
         if requested is not None and requested != caller.group_id:
-            raise Forbidden("Access denied: the token is scoped to another deployment group")
+            raise Forbidden(GROUP_TOKEN_REQUIRED)
         assert caller.group_id is not None
         return caller.group_id
     if requested is not None:

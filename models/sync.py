@@ -18,7 +18,13 @@ from typing import Any
 from models import clock, lifecycle
 from models.db import db, locking
 from models.deployments import FAILED, Deployment
-from models.errors import BadRequest, DeploymentLocked, DeploymentNotFound, Forbidden
+from models.errors import (
+    ACCESS_DENIED,
+    BadRequest,
+    DeploymentLocked,
+    DeploymentNotFound,
+    Forbidden,
+)
 from models.releases import Release
 from models.tokens import DEPLOYMENT, Caller
 
@@ -117,10 +123,7 @@ def reconcile(
         caller.require_deployment(deployment.id, deployment.deployment_group_id)
         now = clock.now()
         if is_held_by_other(deployment, session, now, ttl_seconds):
-            raise DeploymentLocked(
-                f"Deployment '{deployment_id}' is locked by another session",
-                {"deployment_id": deployment_id},
-            )
+            raise DeploymentLocked(deployment_id, deployment.locked_by)
         if state["platform"] != deployment.platform:
             raise BadRequest(
                 f"State platform '{state['platform']}' does not match the deployment's "
@@ -178,7 +181,7 @@ def release(caller: Caller, deployment_id: str, session: str) -> None:
     if row is not None:
         caller.require_deployment(row.id, row.deployment_group_id)
     elif caller.kind == DEPLOYMENT and deployment_id != caller.deployment_id:
-        raise Forbidden("Access denied: the token is scoped to another deployment")
+        raise Forbidden(ACCESS_DENIED)
     D.update(locked_by=None, locked_at=None).where(
         (D.id == deployment_id) & (D.locked_by == session)
     ).execute()

@@ -15,7 +15,7 @@ import peewee
 
 from models import clock
 from models.db import BaseModel, TimestampField
-from models.errors import Forbidden
+from models.errors import ACCESS_DENIED, ADMIN_REQUIRED, GROUP_TOKEN_REQUIRED, Forbidden
 from models.groups import DeploymentGroup
 
 ADMIN, GROUP, DEPLOYMENT = "admin", "deployment-group", "deployment"
@@ -91,18 +91,28 @@ class Caller:
 
     def require_admin(self) -> None:
         if not self.is_admin:
-            raise Forbidden("Admin access required")
+            raise Forbidden(ADMIN_REQUIRED)
 
     def require_group(self, group_id: str) -> None:
         """Admins reach every group; tokens only their own."""
         if not self.is_admin and group_id != self.group_id:
-            raise Forbidden("Access denied: the token is scoped to another deployment group")
+            raise Forbidden(GROUP_TOKEN_REQUIRED)
 
-    def require_deployment(self, deployment_id: str, group_id: str) -> None:
-        """Admins reach every deployment, DG tokens their group's, deployment tokens their own."""
-        if self.kind == DEPLOYMENT and deployment_id != self.deployment_id:
-            raise Forbidden("Access denied: the token is scoped to another deployment")
-        self.require_group(group_id)
+    def require_deployment(
+        self, deployment_id: str, group_id: str, denied: str = ACCESS_DENIED
+    ) -> None:
+        """Admins reach every deployment, DG tokens their group's, deployment tokens their own.
+
+        `denied` is the reason the reference gives for the operation at hand: "Access denied"
+        for reads and sync calls, the group-token reason for retry and redeploy.
+        """
+        if self.is_admin:
+            return
+        if group_id != self.group_id or (
+            self.kind == DEPLOYMENT and deployment_id != self.deployment_id
+        ):
+            raise Forbidden(denied)
 
 
-DEV_CALLER = Caller(kind=ADMIN, token_id="local-dev")
+#: Dev mode's caller: the reference's permissive validator names it "dev" (whoami's `id`).
+DEV_CALLER = Caller(kind=ADMIN, token_id="dev")

@@ -51,7 +51,8 @@ ERROR_CODES = {
     "MAX_DEPLOYMENTS_REACHED": 400, "DEPLOYMENT_NOT_FOUND": 404,
     "DEPLOYMENT_GROUP_NOT_FOUND": 404, "RELEASE_NOT_FOUND": 404, "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405, "DEPLOYMENT_LOCKED": 409, "PAYLOAD_TOO_LARGE": 413,
-    "UNSUPPORTED_MEDIA_TYPE": 415, "INVALID_client_config": 500, "GENERIC_ERROR": 500,
+    "UNSUPPORTED_MEDIA_TYPE": 415, "INVALID_client_config": 500, "DATABASE_ERROR": 500,
+    "GENERIC_ERROR": 500,
 }  # fmt: skip
 #: The one 5xx that is behaviour, not a crash: the server's own cloud settings are missing.
 BEHAVIOURAL_500 = {("resolve_credentials", "INVALID_client_config")}
