@@ -22,7 +22,7 @@ from flask import Response
 import handlers
 from app import errors
 from app.auth import bearer_handler
-from app.middleware import BodyLimit, HeadAsGet, JsonByDefault, PathGuard, RequestLog
+from app.middleware import BodyLimit, Cors, HeadAsGet, JsonByDefault, PathGuard, RequestLog
 from app.settings import Settings
 from app.spec import overlay, raw_bytes, raw_spec
 from app.validation import (
@@ -69,6 +69,10 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     )
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    # Inside the request log, outside error rendering: error responses carry CORS headers too.
+    app.add_middleware(
+        Cors, position=MiddlewarePosition.BEFORE_EXCEPTION, origins=settings.cors_origins
+    )
     errors.install(app, spec)
     return app
 

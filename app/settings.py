@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -12,6 +13,13 @@ TRUE = {"1", "true", "yes", "on"}
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in TRUE
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+
+
+ORIGIN = re.compile(r"^https?://[^/\s]+$")
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class Settings:
     validate_responses: bool = True
     db_max_connections: int = 8
     log_level: str = "INFO"
+    cors_origins: tuple[str, ...] = ("*",)  # any origin, as the reference (docs/behaviour.md §10)
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:
@@ -81,6 +90,12 @@ class Settings:
             object.__setattr__(self, "base_url", f"http://localhost:{self.port}")
         if self.admin_token is not None and not self.admin_token.startswith("ax_admin_"):
             raise ValueError("ALIEN_ADMIN_TOKEN must start with 'ax_admin_'")
+        for origin in self.cors_origins:
+            if origin != "*" and not ORIGIN.match(origin):
+                raise ValueError(
+                    f"ALIEN_CORS_ORIGINS: {origin!r} is not '*' or an origin such as "
+                    "https://dash.example.com (scheme and host, optional port, no path)"
+                )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +121,7 @@ ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "validate_responses": ("ALIEN_VALIDATE_RESPONSES", _flag),
     "db_max_connections": ("ALIEN_DB_MAX_CONNECTIONS", int),
     "log_level": ("ALIEN_LOG_LEVEL", str.upper),
+    "cors_origins": ("ALIEN_CORS_ORIGINS", _origins),
 }
 
 #: Read by the Makefile / gunicorn rather than by the app.

@@ -166,6 +166,18 @@ class _Response:
         self.headers = Headers(dict(exchange.headers))
 
 
+def _is_cors_preflight(exchange: Exchange) -> bool:
+    """A preflight the server answered as one (docs/behaviour.md §10): browser protocol, not a
+    call of the API. A refused preflight reaches the API and is checked like any OPTIONS."""
+    sent = {k.lower() for k in exchange.request_headers}
+    return (
+        exchange.method == "OPTIONS"
+        and {"origin", "access-control-request-method"} <= sent
+        and exchange.status == 200
+        and bool(exchange.header("access-control-allow-origin"))
+    )
+
+
 def check(response: httpx.Response) -> None:
     """Validate one response a test client received (raises ContractViolation)."""
     check_exchange(Exchange.from_httpx(response))
@@ -173,7 +185,7 @@ def check(response: httpx.Response) -> None:
 
 def check_exchange(exchange: Exchange) -> None:
     path, method = exchange.path, exchange.method.lower()
-    if path.startswith(NOT_API):
+    if path.startswith(NOT_API) or _is_cors_preflight(exchange):
         return
     route = _route(path)
     op = route[1].get("get" if method == "head" else method) if route else None
