@@ -22,10 +22,7 @@ def list_deployment_groups(
 ) -> dict[str, Any]:
     only = None if caller.is_admin else caller.group_id
     groups, next_cursor = DeploymentGroup.page(only, limit, cursor)
-    page: dict[str, Any] = {"items": [_render(g) for g in groups]}
-    if next_cursor is not None:
-        page["nextCursor"] = next_cursor
-    return page
+    return {"items": [_render(g) for g in groups], "nextCursor": next_cursor}
 
 
 def create_deployment_group(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:

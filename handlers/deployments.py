@@ -59,10 +59,8 @@ def list_deployments(
     if include and INCLUDE_GROUP in include:
         ids = {d.deployment_group_id for d in rows}
         groups = {g.id: g for g in DeploymentGroup.select().where(DeploymentGroup.id.in_(ids))}
-    page: dict[str, Any] = {"items": [_render(d, groups.get(d.deployment_group_id)) for d in rows]}
-    if next_cursor is not None:
-        page["nextCursor"] = next_cursor
-    return page
+    items = [_render(d, groups.get(d.deployment_group_id)) for d in rows]
+    return {"items": items, "nextCursor": next_cursor}  # null on the last page, never absent
 
 
 def create_deployment(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:

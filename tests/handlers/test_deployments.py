@@ -246,7 +246,21 @@ class TestPaging:
         ids = [api.deployment(token, f"d{i}")[0] for i in range(5)]
         page = client.get("/v1/deployments", headers=api.admin).json()
         assert [d["id"] for d in page["items"]] == ids[::-1]
-        assert page.get("nextCursor") is None
+        assert page["nextCursor"] is None
+
+    @pytest.mark.parametrize("path", ["/v1/deployments", "/v1/deployment-groups"])
+    @pytest.mark.parametrize(
+        "params", [{}, {"limit": 5}, {"limit": 1}], ids=["all", "one page", "last page"]
+    )
+    def test_last_page_says_nextcursor_null(self, client, api, path, params):
+        """reference: crates/alien-manager/src/routes/deployments.rs and deployment_groups.rs:
+        `next_cursor: Option<String>` serialised without skip_serializing_if, so a list always
+        carries `"nextCursor": null` when there is no next page; clients index it."""
+        token = api.group_token(api.group())
+        api.deployment(token, "only")
+        response = client.get(path, params=params, headers=api.admin)
+        assert response.json()["nextCursor"] is None
+        assert b'"nextCursor":null' in response.content
 
     @pytest.mark.parametrize("limit", [1, 3, 7, 8, 1000])
     def test_walking_the_pages_returns_each_exactly_once(self, client, api, limit):
@@ -259,7 +273,7 @@ class TestPaging:
             assert len(page["items"]) <= limit
             seen += [d["id"] for d in page["items"]]
             pages += 1
-            cursor = page.get("nextCursor")
+            cursor = page["nextCursor"]
             if cursor is None:
                 break
         assert seen == ids[::-1]
@@ -284,7 +298,7 @@ class TestPaging:
             headers=api.admin,
         ).json()
         assert [g["id"] for g in first["items"] + second["items"]] == ids[::-1]
-        assert second.get("nextCursor") is None
+        assert second["nextCursor"] is None
 
     @pytest.mark.parametrize(
         "cursor",
