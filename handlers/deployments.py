@@ -3,9 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from app.settings import Settings
+from app.spec import schema_properties
 from handlers.render import iso, present
 from models import lifecycle
-from models.deployments import Deployment
+from models.deployments import Deployment, normal_stack_settings
 from models.errors import ACCESS_DENIED, GROUP_TOKEN_REQUIRED, Forbidden
 from models.groups import DeploymentGroup
 from models.releases import Release
@@ -71,7 +72,7 @@ def create_deployment(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, A
         group_id,
         body["name"],
         body["platform"],
-        body.get("stackSettings"),
+        normal_stack_settings(body.get("stackSettings"), schema_properties("StackSettings")),
         mint_token=not caller.is_admin,
     )
     return {"deployment": _render(deployment)} | present(token=token), 201

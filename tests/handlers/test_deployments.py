@@ -41,16 +41,39 @@ def test_created_deployment_shape(client, api):
     assert RFC3339_UTC.match(d["createdAt"])
 
 
-def test_stack_settings_are_kept(client, api):
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ({"deploymentModel": "pull", "heartbeats": "off"}, {"deploymentModel": "pull", "heartbeats": "off"}),
+        ({"deploymentModel": "push", "updates": "auto"}, {}),
+        ({"telemetry": "auto", "heartbeats": "on"}, {}),
+        ({"bogus": 1}, {}),
+        ({"network": None, "domains": None, "updates": "approval-required"}, {"updates": "approval-required"}),
+        ({"telemetry": "off", "domains": {}}, {"telemetry": "off", "domains": {}}),
+        (None, {}),
+    ],
+    ids=["non-defaults", "push and auto", "auto and on", "unknown key", "nulls", "empty domains", "null"],
+)  # fmt: skip
+def test_stack_settings_as_the_reference_normalises_them(client, api, sent, kept):
+    """reference: crates/alien-core/src/stack_settings.rs: the typed StackSettings drops unknown
+    keys and skips `deploymentModel: push`, `updates: auto`, `telemetry: auto`,
+    `heartbeats: on` and null `network`/`domains` when it serialises; stored that way, it is
+    returned that way everywhere: create, get, list, acquire's raw record, operator_sync."""
     api.group()
-    settings = {"deploymentModel": "pull", "heartbeats": "off", "network": None}
-    d = client.post(
+    created = client.post(
         "/v1/deployments",
-        json={"name": "d", "platform": "aws", "stackSettings": settings},
+        json={"name": "d", "platform": "aws", "stackSettings": sent},
         headers=api.admin,
-    ).json()
-    assert d["deployment"]["stackSettings"] == settings
-    assert api.get(f"/v1/deployments/{d['deployment']['id']}")["stackSettings"] == settings
+    ).json()["deployment"]
+    assert created["stackSettings"] == kept
+    assert api.get(f"/v1/deployments/{created['id']}")["stackSettings"] == kept
+    assert [d["stackSettings"] for d in api.get("/v1/deployments")["items"]] == [kept]
+    release_id = api.release(aws=stack())
+    synced = client.post("/v1/sync", json={"deploymentId": created["id"]}, headers=api.admin)
+    assert synced.json()["target"]["releaseInfo"]["releaseId"] == release_id
+    assert synced.json()["target"]["config"] == kept
+    leased = client.post("/v1/sync/acquire", json={"session": "s"}, headers=api.admin).json()
+    assert [d["deployment"]["stack_settings"] for d in leased["deployments"]] == [kept]
 
 
 def test_admin_without_group_id_uses_the_newest_group(client, api):
