@@ -126,3 +126,6 @@ def configure_logging(level: str) -> None:
         level=level, format="%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
     )
     logging.getLogger("alien").setLevel(level)
+    # Peewee logs every query with its parameters at DEBUG, and parameters hold secrets
+    # (environment variable values): never below INFO, whatever ALIEN_LOG_LEVEL says.
+    logging.getLogger("peewee").setLevel(logging.INFO)

@@ -6,7 +6,7 @@ from app.settings import Settings
 from app.spec import schema_properties
 from handlers.render import iso, present
 from models import lifecycle
-from models.deployments import Deployment, normal_stack_settings
+from models.deployments import Deployment, normal_environment_variables, normal_stack_settings
 from models.errors import ACCESS_DENIED, GROUP_TOKEN_REQUIRED, Forbidden
 from models.groups import DeploymentGroup
 from models.releases import Release
@@ -74,6 +74,7 @@ def create_deployment(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, A
         body["platform"],
         normal_stack_settings(body.get("stackSettings"), schema_properties("StackSettings")),
         mint_token=not caller.is_admin,
+        environment_variables=normal_environment_variables(body.get("environmentVariables")),
     )
     return {"deployment": _render(deployment)} | present(token=token), 201
 

@@ -34,6 +34,18 @@ STACK_SETTINGS_DEFAULTS = {
 }
 
 
+def normal_environment_variables(sent: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Environment variables (already valid against the spec overlay's EnvironmentVariable) as
+    the reference stores them: its fields only, `targetResources` left out when null."""
+    if sent is None:
+        return None
+    return [
+        {"name": v["name"], "value": v["value"], "type": v["type"]}
+        | ({} if v.get("targetResources") is None else {"targetResources": v["targetResources"]})
+        for v in sent
+    ]
+
+
 def normal_stack_settings(sent: dict[str, Any] | None, declared: Iterable[str]) -> dict[str, Any]:
     """Stack settings as the reference's typed model keeps them (docs/behaviour.md §10): only
     the `declared` properties (the spec's StackSettings), none that is null (`network`,
@@ -84,6 +96,7 @@ class Deployment(BaseModel):
         platform: str,
         stack_settings: dict[str, Any] | None,
         desired_release_id: str | None,
+        environment_variables: list[dict[str, Any]] | None = None,
     ) -> Deployment:
         return cls.create(
             id=f"dep_{uuid.uuid4()}",
@@ -93,6 +106,7 @@ class Deployment(BaseModel):
             status="pending",
             stack_settings=stack_settings or {},
             desired_release_id=desired_release_id,
+            user_environment_variables=environment_variables,
             retry_requested=False,
             created_at=clock.now(),
         )
