@@ -1,4 +1,5 @@
-"""The sync protocol (docs/behaviour.md §7): acquire, reconcile, release, operator sync, initialize."""
+"""The sync protocol (docs/behaviour.md §7): acquire, reconcile, release, operator sync and
+initialize."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from handlers.render import present
 from models import lifecycle, sync
 from models.deployments import Deployment
 from models.errors import BadRequest
-from models.releases import Release
+from models.releases import Release, with_reference_defaults
 from models.tokens import DEPLOYMENT, Caller
 
 
@@ -119,4 +120,9 @@ def _stored_release_info(
 
 
 def _release_info(release: Release, platform: str) -> dict[str, Any]:
-    return {"releaseId": release.id, "stack": release.stack_for(platform)}
+    """A release as the sync protocol hands it out: its stack for the platform, with the
+    defaults the reference's Stack model adds (docs/behaviour.md §10), so that operator_sync's
+    target and reconcile's current/target releases are the same document."""
+    stack = release.stack_for(platform)
+    assert stack is not None  # callers only pass releases with a stack for the platform
+    return {"releaseId": release.id, "stack": with_reference_defaults(stack)}
