@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from connexion import FlaskApp
 from connexion.context import context
@@ -25,12 +21,7 @@ from app.auth import bearer_handler
 from app.middleware import BodyLimit, Cors, HeadAsGet, JsonByDefault, PathGuard, RequestLog
 from app.settings import Settings
 from app.spec import overlay, raw_bytes, raw_spec
-from app.validation import (
-    VALIDATOR_MAP,
-    compile_schemas,
-    omit_combinator_nulls,
-    response_schemas,
-)
+from app.validation import VALIDATOR_MAP, Contract, compile_schemas
 from models.db import bind_database, db, make_database
 from models.schema import bootstrap, migrate
 
@@ -44,15 +35,16 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     compile_schemas()
 
     spec = overlay(raw_spec())
-    schemas = response_schemas(spec)
+    contract = Contract()
+    provided = {  # what a handler may take besides the spec's parameters (handlers.OPERATIONS)
+        handlers.CALLER: lambda: context["token_info"]["caller"],
+        handlers.SETTINGS: lambda: settings,
+        handlers.CONTRACT: lambda: contract,
+    }
     app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":")))  # compact JSON
     app.add_api(
         spec,
-        resolver=Resolver(
-            function_resolver=lambda op_id: omit_combinator_nulls(
-                bind(handlers.resolve(op_id), settings), schemas.get(op_id, {})
-            )
-        ),
+        resolver=Resolver(function_resolver=lambda op_id: handlers.bind(op_id, provided)),
         pythonic_params=True,
         validate_responses=settings.validate_responses,
         validator_map=VALIDATOR_MAP,
@@ -97,23 +89,6 @@ def announce_admin_token(token: str, state_dir: Path) -> None:
     os.chmod(path, 0o600)
     print(f"Admin API key: {token}", flush=True)
     print(f"(also written to {path})", flush=True)
-
-
-def bind(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
-    """Run a handler in its own database connection, with the authenticated caller and the
-    settings passed in when it asks for them (by naming a `caller` / `settings` parameter)."""
-    wanted = inspect.signature(handler).parameters
-
-    @functools.wraps(handler)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if "caller" in wanted:
-            kwargs["caller"] = context["token_info"]["caller"]
-        if "settings" in wanted:
-            kwargs["settings"] = settings
-        with db.connection_context():
-            return handler(*args, **kwargs)
-
-    return call
 
 
 def serve_raw_spec() -> Response:

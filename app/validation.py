@@ -3,21 +3,26 @@
 Passed to Connexion as `validator_map`, so the schemas themselves stay as the file has them:
 
 - `nullable: true` beside `allOf`/`anyOf`/`oneOf` (17 places, no `type`) admits `null`, as the
-  Rust clients send it; Connexion only honours `nullable` on `type` and `enum`. A strict
-  OpenAPI 3.0 reader does not (nullable needs a `type`), so in a response such a `null` is
-  omitted instead (`omit_combinator_nulls`, docs/behaviour.md §4: optional fields are omitted, never
-  null), e.g. where reconcile's `current` echoes the state a client sent with nulls in it.
+  Rust clients send it; Connexion only honours `nullable` on `type` and `enum`. Such a `null` is
+  utoipa's `Option<T>` that serde skips when `None`: it means "absent". A strict OpenAPI 3.0
+  reader rejects it (nullable needs a `type`), so where the server keeps what a client sent and
+  echoes it in a typed response (reconcile's `current`: a worker's reported state, a release's
+  stacks) the handler reads it through `Contract` on the way in, which drops it
+  (docs/behaviour.md §4: optional fields are omitted, never null).
 - `format: int32` / `int64` are range-checked (jsonschema knows neither).
 - a body that is not UTF-8 is a 400, not a 500 (JSON is UTF-8 whatever a charset says).
 - every schema failure of a body is listed in the error's `context.errors`.
+
+The two validator classes override Connexion 3.3's `JSONRequestBodyValidator._validator`,
+`._parse`, `._validate` and `JSONResponseBodyValidator.validator` (pyproject pins <3.4 for it):
+`validator_map` swaps whole classes, and these hooks are the smallest seams that carry the
+rules above; nothing else of Connexion's is replaced.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -39,7 +44,7 @@ from connexion.validators.json import JSONRequestBodyValidator, JSONResponseBody
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from jsonschema.validators import extend
 
-from app.spec import component_schema, operations
+from app.spec import component_schema, raw_spec, schema_properties
 
 MAX_LISTED_ERRORS = 20
 
@@ -127,39 +132,11 @@ def _nullable_beside_combinator(schema: Any) -> bool:
     )
 
 
-def response_schemas(spec: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    """operationId -> status -> the JSON schema of that response's body, `$ref`s resolved."""
-    table: dict[str, dict[str, dict[str, Any]]] = {}
-    for _, _, op in operations(resolve_refs(spec)):
-        table[op["operationId"]] = {
-            status: response["content"]["application/json"]["schema"]
-            for status, response in op["responses"].items()
-            if "application/json" in response.get("content", {})
-        }
-    return table
-
-
-def omit_combinator_nulls(
-    handler: Callable[..., Any], schemas: dict[str, dict[str, Any]]
-) -> Callable[..., Any]:
-    """Wrap a handler so that its body omits the `null`s a strict reader of its response schema
-    would reject (see the module docstring). Untyped parts (`{}`) are left as they are."""
-
-    @functools.wraps(handler)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        result = handler(*args, **kwargs)
-        body, status = (result[0], result[1]) if isinstance(result, tuple) else (result, 200)
-        schema = schemas.get(str(status))
-        if schema is not None:
-            drop_null_combinators(schema, body)
-        return result
-
-    return call
-
-
-def drop_null_combinators(schema: dict[str, Any], value: Any) -> bool:
+def omit_absent_nulls(schema: dict[str, Any], value: Any) -> bool:
     """Drop, from a valid `value`, the optional keys that are `null` where `schema` makes them
-    nullable only beside a combinator. Returns whether anything was dropped."""
+    nullable only beside a combinator: utoipa's `Option<T>` that serde skips when `None`, so the
+    `null` means "absent". Returns whether anything was dropped. Untyped parts (`{}`) are left
+    as they are."""
     changed = False
     if isinstance(value, dict):
         properties = schema.get("properties") or {}
@@ -174,18 +151,18 @@ def drop_null_combinators(schema: dict[str, Any], value: Any) -> bool:
                     del value[key]
                     changed = True
             else:
-                changed |= drop_null_combinators(sub, value[key])
+                changed |= omit_absent_nulls(sub, value[key])
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for item in value:
-            changed |= drop_null_combinators(schema["items"], item)
+            changed |= omit_absent_nulls(schema["items"], item)
     if not isinstance(value, dict | list):
         return changed
     for sub in schema.get("allOf") or ():
-        changed |= drop_null_combinators(sub, value)
+        changed |= omit_absent_nulls(sub, value)
     for key in ("anyOf", "oneOf"):
         branches = [sub for sub in schema.get(key) or () if _is_valid(sub, value)]
         for sub in branches[:1] if key == "oneOf" else branches:
-            changed |= drop_null_combinators(sub, value)
+            changed |= omit_absent_nulls(sub, value)
     return changed
 
 
@@ -243,9 +220,40 @@ def _stack_validator() -> Any:
 def compile_schemas() -> None:
     """Compile the spec-derived validators once, at start-up, not on the first request."""
     _stack_validator()
+    _resolved_schemas()
 
 
 def stack_error(stack: Any) -> str | None:
     """The first way `stack` fails the spec's own `#/components/schemas/Stack`, or None."""
     errors = sorted(_stack_validator().iter_errors(stack), key=lambda e: list(e.absolute_path))
     return describe(errors[0]) if errors else None
+
+
+@cache
+def _resolved_schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = resolve_refs(raw_spec())["components"]["schemas"]
+    return schemas
+
+
+class Contract:
+    """The spec's shapes that handlers and models need beyond what Connexion checks; given to
+    the handlers whose `handlers.OPERATIONS` entry takes `contract`."""
+
+    @property
+    def stack_platforms(self) -> tuple[str, ...]:
+        """The platforms a release may carry a stack for (StackByPlatform's properties)."""
+        return schema_properties("StackByPlatform")
+
+    @property
+    def git_fields(self) -> tuple[str, ...]:
+        return schema_properties("GitMetadata")
+
+    def stack_problem(self, stack: Any) -> str | None:
+        """The first way `stack` fails the spec's own `#/components/schemas/Stack`, or None."""
+        return stack_error(stack)
+
+    def read(self, schema_name: str, value: Any) -> Any:
+        """`value`, valid against the named component schema, with its "absent" nulls dropped
+        (see the module docstring). Changes `value` in place and returns it."""
+        omit_absent_nulls(_resolved_schemas()[schema_name], value)
+        return value

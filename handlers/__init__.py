@@ -1,38 +1,61 @@
 """operationId -> handler: the explicit table Connexion resolves against.
 
 Every operationId of openapi.json must be here; `resolve` fails loudly at start-up otherwise.
+
+Each entry also names what the handler is given besides the spec's own parameters (which
+Connexion passes by name). `bind` is the one step between Connexion and a handler: it passes
+exactly those, and runs the handler in its own database connection. Nothing else wraps a
+handler, and nothing edits what it returns.
+
+- `caller`: the authenticated `models.tokens.Caller` (docs/behaviour.md §2);
+- `settings`: the app's `Settings`;
+- `contract`: the spec's shapes that Connexion does not check for us (`app.validation.Contract`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from handlers import credentials, deployment_groups, deployments, health, identity, releases, sync
+from models.db import db
 
-OPERATIONS: dict[str, Callable[..., Any]] = {
-    "health": health.health,
-    "whoami": identity.whoami,
-    "list_deployment_groups": deployment_groups.list_deployment_groups,
-    "create_deployment_group": deployment_groups.create_deployment_group,
-    "get_deployment_group": deployment_groups.get_deployment_group,
-    "create_deployment_group_token": deployment_groups.create_deployment_group_token,
-    "list_deployments": deployments.list_deployments,
-    "create_deployment": deployments.create_deployment,
-    "get_deployment": deployments.get_deployment,
-    "get_deployment_info": deployments.get_deployment_info,
-    "delete_deployment": deployments.delete_deployment,
-    "retry_deployment": deployments.retry_deployment,
-    "redeploy": deployments.redeploy,
-    "create_release": releases.create_release,
-    "get_release": releases.get_release,
-    "get_latest_release": releases.get_latest_release,
-    "acquire": sync.acquire,
-    "reconcile": sync.reconcile,
-    "release": sync.release,
-    "operator_sync": sync.operator_sync,
-    "initialize": sync.initialize,
-    "resolve_credentials": credentials.resolve_credentials,
+CALLER, SETTINGS, CONTRACT = "caller", "settings", "contract"
+
+
+@dataclass(frozen=True)
+class Operation:
+    handler: Callable[..., Any]
+    takes: tuple[str, ...] = ()
+
+
+OPERATIONS: dict[str, Operation] = {
+    "health": Operation(health.health),
+    "whoami": Operation(identity.whoami, (CALLER,)),
+    "list_deployment_groups": Operation(deployment_groups.list_deployment_groups, (CALLER,)),
+    "create_deployment_group": Operation(deployment_groups.create_deployment_group, (CALLER,)),
+    "get_deployment_group": Operation(deployment_groups.get_deployment_group, (CALLER,)),
+    "create_deployment_group_token": Operation(
+        deployment_groups.create_deployment_group_token, (CALLER,)
+    ),
+    "list_deployments": Operation(deployments.list_deployments, (CALLER,)),
+    "create_deployment": Operation(deployments.create_deployment, (CALLER,)),
+    "get_deployment": Operation(deployments.get_deployment, (CALLER,)),
+    "get_deployment_info": Operation(deployments.get_deployment_info, (CALLER, SETTINGS)),
+    "delete_deployment": Operation(deployments.delete_deployment, (CALLER,)),
+    "retry_deployment": Operation(deployments.retry_deployment, (CALLER,)),
+    "redeploy": Operation(deployments.redeploy, (CALLER,)),
+    "create_release": Operation(releases.create_release, (CALLER, CONTRACT)),
+    "get_release": Operation(releases.get_release, (CALLER,)),
+    "get_latest_release": Operation(releases.get_latest_release, (CALLER,)),
+    "acquire": Operation(sync.acquire, (CALLER, SETTINGS)),
+    "reconcile": Operation(sync.reconcile, (CALLER, SETTINGS, CONTRACT)),
+    "release": Operation(sync.release, (CALLER,)),
+    "operator_sync": Operation(sync.operator_sync, (CALLER,)),
+    "initialize": Operation(sync.initialize, (CALLER,)),
+    "resolve_credentials": Operation(credentials.resolve_credentials, (CALLER, SETTINGS)),
 }
 
 
@@ -40,10 +63,25 @@ class UnknownOperation(LookupError):
     pass
 
 
-def resolve(operation_id: str) -> Callable[..., Any]:
+def resolve(operation_id: str) -> Operation:
     try:
         return OPERATIONS[operation_id]
     except KeyError:
         raise UnknownOperation(
             f"operationId {operation_id!r} has no handler: add it to handlers.OPERATIONS"
         ) from None
+
+
+def bind(operation_id: str, provided: Mapping[str, Callable[[], Any]]) -> Callable[..., Any]:
+    """The handler for `operation_id`, given what its entry `takes` (each value of `provided`
+    is called per request: the caller differs from one request to the next, settings do not)."""
+    operation = resolve(operation_id)
+    wanted = {name: provided[name] for name in operation.takes}
+
+    @functools.wraps(operation.handler)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        kwargs.update((name, get()) for name, get in wanted.items())
+        with db.connection_context():
+            return operation.handler(*args, **kwargs)
+
+    return call

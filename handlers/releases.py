@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.spec import schema_properties
-from app.validation import stack_error
+from app.validation import Contract
 from handlers.render import iso, present
 from models import lifecycle
 from models.errors import BadRequest
@@ -19,18 +18,21 @@ def _render(release: Release) -> dict[str, Any]:
     } | present(gitMetadata=release.git_metadata or None)
 
 
-def create_release(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def create_release(
+    caller: Caller, contract: Contract, body: dict[str, Any]
+) -> tuple[dict[str, Any], int]:
     caller.require_admin()
     sent = body.get("stack") or {}
-    stack = {p: sent[p] for p in schema_properties("StackByPlatform") if sent.get(p) is not None}
+    stack = {p: sent[p] for p in contract.stack_platforms if sent.get(p) is not None}
     if not stack:
         raise BadRequest("No platform stack provided")
     for platform, platform_stack in stack.items():
-        problem = stack_error(platform_stack)
+        problem = contract.stack_problem(platform_stack)
         if problem is not None:
             raise BadRequest(f"Invalid stack format: {problem}", {"platform": platform})
+        contract.read("Stack", platform_stack)  # echoed by reconcile: no "absent" nulls
     sent_git = body.get("gitMetadata") or {}
-    git = {k: sent_git[k] for k in schema_properties("GitMetadata") if sent_git.get(k) is not None}
+    git = {k: sent_git[k] for k in contract.git_fields if sent_git.get(k) is not None}
     return _render(lifecycle.create_release(stack, git or None)), 201
 
 

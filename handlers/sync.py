@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from app.settings import Settings
+from app.validation import Contract
 from handlers.render import present
 from models import lifecycle, sync
 from models.deployments import Deployment
@@ -29,8 +30,10 @@ def acquire(caller: Caller, settings: Settings, body: dict[str, Any]) -> dict[st
     return {"deployments": [{"deployment": _record(d)} for d in deployments]}
 
 
-def reconcile(caller: Caller, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
-    state = body["state"]
+def reconcile(
+    caller: Caller, settings: Settings, contract: Contract, body: dict[str, Any]
+) -> dict[str, Any]:
+    state = contract.read("DeploymentState", body["state"])  # kept and echoed: no "absent" nulls
     deployment = sync.reconcile(
         caller,
         body["deploymentId"],

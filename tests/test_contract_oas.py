@@ -246,7 +246,7 @@ def build(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
     """An app whose `whoami` is `handler`, with Connexion's response validation as asked."""
 
     def make(handler: Any, validate_responses: bool) -> Any:
-        monkeypatch.setitem(handlers.OPERATIONS, "whoami", handler)
+        monkeypatch.setitem(handlers.OPERATIONS, "whoami", handlers.Operation(handler))
         return create_app(dataclasses.replace(settings, validate_responses=validate_responses))
 
     return make

@@ -197,8 +197,11 @@ def broken_app(settings, monkeypatch):
     def bad_shape(caller):
         return {"kind": 5}
 
-    monkeypatch.setitem(handlers.OPERATIONS, "whoami", boom)
-    monkeypatch.setitem(handlers.OPERATIONS, "get_latest_release", bad_shape)
+    caller_only = (handlers.CALLER,)
+    monkeypatch.setitem(handlers.OPERATIONS, "whoami", handlers.Operation(boom, caller_only))
+    monkeypatch.setitem(
+        handlers.OPERATIONS, "get_latest_release", handlers.Operation(bad_shape, caller_only)
+    )
     return create_app(settings)
 
 

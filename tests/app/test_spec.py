@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 from typing import Any
 
 import pytest
@@ -67,7 +68,17 @@ def test_every_operation_id_resolves_and_nothing_else_is_registered():
     assert len(ids) == 22
     assert ids == set(handlers.OPERATIONS)
     for op_id in ids:
-        assert callable(handlers.resolve(op_id))
+        assert callable(handlers.resolve(op_id).handler)
+
+
+@pytest.mark.parametrize("op_id", sorted(handlers.OPERATIONS))
+def test_each_operation_takes_exactly_what_its_handler_names(op_id):
+    """The table is the one place that says what a handler is given: it cannot drift from the
+    handler's signature (a missing entry would be a TypeError, an extra one a silent no-op)."""
+    operation = handlers.OPERATIONS[op_id]
+    injectable = {handlers.CALLER, handlers.SETTINGS, handlers.CONTRACT}
+    named = set(inspect.signature(operation.handler).parameters) & injectable
+    assert set(operation.takes) == named
 
 
 def test_unknown_operation_fails_loudly():
