@@ -41,6 +41,7 @@ class CloudSettings:
     kubeconfig: str | None = None
     kubernetes_host: str | None = None
     kubernetes_namespace: str | None = None
+    local_state_directory: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CloudSettings:
@@ -64,6 +65,7 @@ CLOUD_ENV = {
     "kubeconfig": "KUBECONFIG",
     "kubernetes_host": "KUBERNETES_SERVICE_HOST",
     "kubernetes_namespace": "KUBERNETES_NAMESPACE",
+    "local_state_directory": "ALIEN_LOCAL_STATE_DIRECTORY",
 }
 
 

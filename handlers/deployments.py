@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.settings import Settings
-from app.spec import schema_properties
+from app.validation import Contract
 from handlers.render import iso, present
 from models import lifecycle
 from models.deployments import Deployment, normal_environment_variables, normal_stack_settings
@@ -64,7 +64,9 @@ def list_deployments(
     return {"items": items, "nextCursor": next_cursor}  # null on the last page, never absent
 
 
-def create_deployment(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def create_deployment(
+    caller: Caller, contract: Contract, body: dict[str, Any]
+) -> tuple[dict[str, Any], int]:
     if caller.kind == DEPLOYMENT:
         raise Forbidden("Deployment tokens cannot create deployments")
     group_id = lifecycle.target_group(caller, body.get("deploymentGroupId"))
@@ -72,7 +74,7 @@ def create_deployment(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, A
         group_id,
         body["name"],
         body["platform"],
-        normal_stack_settings(body.get("stackSettings"), schema_properties("StackSettings")),
+        normal_stack_settings(body.get("stackSettings"), contract.stack_settings_fields),
         mint_token=not caller.is_admin,
         environment_variables=normal_environment_variables(body.get("environmentVariables")),
     )
