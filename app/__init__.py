@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -16,12 +17,12 @@ from connexion.resolver import Resolver
 from flask import Response
 
 import handlers
-from app import errors
+from app import cloud, errors
 from app.auth import bearer_handler
 from app.middleware import BodyLimit, Cors, HeadAsGet, JsonByDefault, PathGuard, RequestLog
 from app.settings import Settings
 from app.spec import overlay, raw_bytes, raw_spec
-from app.validation import VALIDATOR_MAP, Contract, compile_schemas
+from app.validation import VALIDATOR_MAP, SpecContract, compile_schemas
 from models.db import bind_database, db, make_database
 from models.schema import bootstrap, migrate
 
@@ -35,10 +36,13 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     compile_schemas()
 
     spec = overlay(raw_spec())
-    contract = Contract()
+    contract = SpecContract()
+    client_config = functools.partial(cloud.client_config, settings=settings)
     provided = {  # what a handler may take besides the spec's parameters (handlers.OPERATIONS)
         handlers.CALLER: lambda: context["token_info"]["caller"],
-        handlers.SETTINGS: lambda: settings,
+        handlers.LOCK_TTL: lambda: settings.lock_ttl_seconds,
+        handlers.BASE_URL: lambda: settings.base_url,
+        handlers.CLIENT_CONFIG: lambda: client_config,
         handlers.CONTRACT: lambda: contract,
     }
     app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":")))  # compact JSON

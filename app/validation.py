@@ -7,7 +7,7 @@ Passed to Connexion as `validator_map`, so the schemas themselves stay as the fi
   utoipa's `Option<T>` that serde skips when `None`: it means "absent". A strict OpenAPI 3.0
   reader rejects it (nullable needs a `type`), so where the server keeps what a client sent and
   echoes it in a typed response (reconcile's `current`: a worker's reported state, a release's
-  stacks) the handler reads it through `Contract` on the way in, which drops it
+  stacks) the handler reads it through `SpecContract` on the way in, which drops it
   (docs/behaviour.md §4: optional fields are omitted, never null).
 - `format: int32` / `int64` are range-checked (jsonschema knows neither).
 - a body that is not UTF-8 is a 400, not a 500 (JSON is UTF-8 whatever a charset says).
@@ -235,9 +235,10 @@ def _resolved_schemas() -> dict[str, Any]:
     return schemas
 
 
-class Contract:
-    """The spec's shapes that handlers and models need beyond what Connexion checks; given to
-    the handlers whose `handlers.OPERATIONS` entry takes `contract`."""
+class SpecContract:
+    """The spec's shapes that handlers and models need beyond what Connexion checks
+    (models.contract.Contract); given to the handlers whose `handlers.OPERATIONS` entry takes
+    `contract`."""
 
     @property
     def stack_platforms(self) -> tuple[str, ...]:

@@ -8,8 +8,11 @@ exactly those, and runs the handler in its own database connection. Nothing else
 handler, and nothing edits what it returns.
 
 - `caller`: the authenticated `models.tokens.Caller` (docs/behaviour.md §2);
-- `settings`: the app's `Settings`;
-- `contract`: the spec's shapes that Connexion does not check for us (`app.validation.Contract`).
+- `lock_ttl_seconds`, `base_url`: those settings;
+- `client_config`: `platform -> clientConfig`, from the server's cloud credentials (app/cloud.py);
+- `contract`: the spec's shapes Connexion does not check for us (`models.contract.Contract`).
+
+Handlers import models (and handlers.render), never app: the app passes what they need.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from typing import Any
 from handlers import credentials, deployment_groups, deployments, health, identity, releases, sync
 from models.db import db
 
-CALLER, SETTINGS, CONTRACT = "caller", "settings", "contract"
+CALLER, CONTRACT = "caller", "contract"
+LOCK_TTL, BASE_URL, CLIENT_CONFIG = "lock_ttl_seconds", "base_url", "client_config"
+INJECTABLE = frozenset({CALLER, CONTRACT, LOCK_TTL, BASE_URL, CLIENT_CONFIG})
 
 
 @dataclass(frozen=True)
@@ -43,19 +48,19 @@ OPERATIONS: dict[str, Operation] = {
     "list_deployments": Operation(deployments.list_deployments, (CALLER,)),
     "create_deployment": Operation(deployments.create_deployment, (CALLER, CONTRACT)),
     "get_deployment": Operation(deployments.get_deployment, (CALLER,)),
-    "get_deployment_info": Operation(deployments.get_deployment_info, (CALLER, SETTINGS)),
+    "get_deployment_info": Operation(deployments.get_deployment_info, (CALLER, BASE_URL)),
     "delete_deployment": Operation(deployments.delete_deployment, (CALLER,)),
     "retry_deployment": Operation(deployments.retry_deployment, (CALLER,)),
     "redeploy": Operation(deployments.redeploy, (CALLER,)),
     "create_release": Operation(releases.create_release, (CALLER, CONTRACT)),
     "get_release": Operation(releases.get_release, (CALLER,)),
     "get_latest_release": Operation(releases.get_latest_release, (CALLER,)),
-    "acquire": Operation(sync.acquire, (CALLER, SETTINGS)),
-    "reconcile": Operation(sync.reconcile, (CALLER, SETTINGS, CONTRACT)),
+    "acquire": Operation(sync.acquire, (CALLER, LOCK_TTL)),
+    "reconcile": Operation(sync.reconcile, (CALLER, LOCK_TTL, CONTRACT)),
     "release": Operation(sync.release, (CALLER,)),
     "operator_sync": Operation(sync.operator_sync, (CALLER,)),
     "initialize": Operation(sync.initialize, (CALLER,)),
-    "resolve_credentials": Operation(credentials.resolve_credentials, (CALLER, SETTINGS)),
+    "resolve_credentials": Operation(credentials.resolve_credentials, (CALLER, CLIENT_CONFIG)),
 }
 
 

@@ -20,8 +20,7 @@ def _render(group: DeploymentGroup) -> dict[str, Any]:
 def list_deployment_groups(
     caller: Caller, limit: int | None = None, cursor: str | None = None
 ) -> dict[str, Any]:
-    only = None if caller.is_admin else caller.group_id
-    groups, next_cursor = DeploymentGroup.page(only, limit, cursor)
+    groups, next_cursor = DeploymentGroup.page(caller.listed_groups, limit, cursor)
     return {"items": [_render(g) for g in groups], "nextCursor": next_cursor}
 
 
@@ -32,12 +31,12 @@ def create_deployment_group(caller: Caller, body: dict[str, Any]) -> tuple[dict[
 
 
 def get_deployment_group(caller: Caller, id_: str) -> dict[str, Any]:
-    group = DeploymentGroup.get_by_id_or_404(id_)
+    group = DeploymentGroup.existing(id_)
     caller.require_group(group.id)
     return _render(group)
 
 
 def create_deployment_group_token(caller: Caller, id_: str) -> dict[str, Any]:
     caller.require_admin()
-    group = DeploymentGroup.get_by_id_or_404(id_)
+    group = DeploymentGroup.existing(id_)
     return {"token": Token.mint(GROUP, group.id), "deploymentGroupId": group.id}

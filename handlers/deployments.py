@@ -2,15 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.settings import Settings
-from app.validation import Contract
 from handlers.render import iso, present
 from models import lifecycle
+from models.contract import Contract
 from models.deployments import Deployment, normal_environment_variables, normal_stack_settings
-from models.errors import ACCESS_DENIED, GROUP_TOKEN_REQUIRED, Forbidden
+from models.errors import ACCESS_DENIED, GROUP_TOKEN_REQUIRED
 from models.groups import DeploymentGroup
 from models.releases import Release
-from models.tokens import DEPLOYMENT, Caller
+from models.tokens import Caller
 
 INCLUDE_GROUP = "deploymentGroup"
 
@@ -38,7 +37,7 @@ def _render(d: Deployment, group: DeploymentGroup | None = None) -> dict[str, An
 
 def _visible(caller: Caller, deployment_id: str, denied: str = ACCESS_DENIED) -> Deployment:
     """404 for a missing deployment before 403 for one out of scope (docs/behaviour.md §2)."""
-    deployment = Deployment.get_or_404(deployment_id)
+    deployment = Deployment.existing(deployment_id)
     caller.require_deployment(deployment.id, deployment.deployment_group_id, denied)
     return deployment
 
@@ -50,16 +49,8 @@ def list_deployments(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    if caller.kind == DEPLOYMENT:
-        raise Forbidden("Deployment tokens cannot list deployments")
-    if not caller.is_admin:
-        caller.require_group(deployment_group_id or caller.group_id or "")
-        deployment_group_id = caller.group_id
-    rows, next_cursor = Deployment.page(deployment_group_id, limit, cursor)
-    groups = {}
-    if include and INCLUDE_GROUP in include:
-        ids = {d.deployment_group_id for d in rows}
-        groups = {g.id: g for g in DeploymentGroup.select().where(DeploymentGroup.id.in_(ids))}
+    rows, next_cursor = Deployment.page(caller.listed_group(deployment_group_id), limit, cursor)
+    groups = Deployment.groups_of(rows) if include and INCLUDE_GROUP in include else {}
     items = [_render(d, groups.get(d.deployment_group_id)) for d in rows]
     return {"items": items, "nextCursor": next_cursor}  # null on the last page, never absent
 
@@ -67,8 +58,6 @@ def list_deployments(
 def create_deployment(
     caller: Caller, contract: Contract, body: dict[str, Any]
 ) -> tuple[dict[str, Any], int]:
-    if caller.kind == DEPLOYMENT:
-        raise Forbidden("Deployment tokens cannot create deployments")
     group_id = lifecycle.target_group(caller, body.get("deploymentGroupId"))
     deployment, token = lifecycle.create_deployment(
         group_id,
@@ -85,16 +74,14 @@ def get_deployment(caller: Caller, id_: str) -> dict[str, Any]:
     return _render(_visible(caller, id_))
 
 
-def get_deployment_info(caller: Caller, settings: Settings, id_: str) -> dict[str, Any]:
+def get_deployment_info(caller: Caller, base_url: str, id_: str) -> dict[str, Any]:
     deployment = _visible(caller, id_)
-    resources: dict[str, Any] = {}
+    stack = None
     if deployment.current_release_id is not None:
-        release = Release.get_or_none(Release.id == deployment.current_release_id)
-        stack = release and release.stack_for(deployment.platform)
-        resources = (stack or {}).get("resources", {})
+        stack = Release.stack_of(deployment.current_release_id, deployment.platform)
     return {
-        "commands": {"url": settings.base_url, "deploymentId": deployment.id},
-        "resources": resources,
+        "commands": {"url": base_url, "deploymentId": deployment.id},
+        "resources": (stack or {}).get("resources", {}),
         "status": deployment.status,
         "platform": deployment.platform,
     }
@@ -102,7 +89,7 @@ def get_deployment_info(caller: Caller, settings: Settings, id_: str) -> dict[st
 
 def delete_deployment(caller: Caller, id_: str, force: bool = False) -> tuple[dict[str, Any], int]:
     caller.require_admin()
-    deployment = Deployment.get_or_404(id_)
+    deployment = Deployment.existing(id_)
     if force:
         lifecycle.remove_deployment(deployment.id)
     else:

@@ -6,22 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.settings import Settings
-from app.validation import Contract
 from handlers.render import present
 from models import lifecycle, sync
+from models.contract import Contract
 from models.deployments import Deployment
-from models.errors import BadRequest
 from models.releases import Release, with_reference_defaults
-from models.tokens import DEPLOYMENT, Caller
+from models.tokens import Caller
 
 
-def acquire(caller: Caller, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+def acquire(caller: Caller, lock_ttl_seconds: int, body: dict[str, Any]) -> dict[str, Any]:
     limit = body.get("limit")
     deployments = sync.acquire(
         caller,
         body["session"],
-        ttl_seconds=settings.lock_ttl_seconds,
+        ttl_seconds=lock_ttl_seconds,
         limit=sync.DEFAULT_LIMIT if limit is None else limit,
         deployment_ids=body.get("deploymentIds"),
         platforms=body.get("platforms"),
@@ -31,7 +29,7 @@ def acquire(caller: Caller, settings: Settings, body: dict[str, Any]) -> dict[st
 
 
 def reconcile(
-    caller: Caller, settings: Settings, contract: Contract, body: dict[str, Any]
+    caller: Caller, lock_ttl_seconds: int, contract: Contract, body: dict[str, Any]
 ) -> dict[str, Any]:
     state = contract.read("DeploymentState", body["state"])  # kept and echoed: no "absent" nulls
     deployment = sync.reconcile(
@@ -40,7 +38,7 @@ def reconcile(
         body["session"],
         state,
         heartbeat=bool(body.get("updateHeartbeat")),
-        ttl_seconds=settings.lock_ttl_seconds,
+        ttl_seconds=lock_ttl_seconds,
     )
     return {"success": True, "current": _state(deployment, state.get("currentRelease"))}
 
@@ -64,14 +62,10 @@ def operator_sync(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def initialize(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    if caller.is_admin:
-        raise BadRequest("Initialize requires a deployment or deployment group token")
-    if caller.kind == DEPLOYMENT:
-        return {"deploymentId": caller.deployment_id}, 200
     deployment_id, token, created = lifecycle.initialize_operator(
         caller, body.get("name"), body.get("platform")
     )
-    return {"deploymentId": deployment_id, "token": token}, 201 if created else 200
+    return {"deploymentId": deployment_id} | present(token=token), 201 if created else 200
 
 
 # -- wire forms --------------------------------------------------------------------------------
@@ -114,9 +108,9 @@ def _stored_release_info(
     release made elsewhere), the ReleaseInfo the worker reported for it, if any."""
     if release_id is None:
         return None
-    release = Release.get_or_none(Release.id == release_id)
-    if release is not None and release.stack_for(platform) is not None:
-        return _release_info(release, platform)
+    stack = Release.stack_of(release_id, platform)
+    if stack is not None:
+        return {"releaseId": release_id, "stack": with_reference_defaults(stack)}
     if reported is not None and reported.get("releaseId") == release_id:
         return present(**reported)
     return None

@@ -14,13 +14,15 @@ import threading
 import time
 import weakref
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import unquote, urlsplit
 
 import peewee
 import psycopg
 from playhouse.db_url import parse as parse_db_url
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
+
+from models.errors import NotFound
 
 db = peewee.DatabaseProxy()
 
@@ -33,9 +35,20 @@ SQLITE_PRAGMAS = {
 
 
 class BaseModel(peewee.Model):
+    #: What `existing` raises for a missing row; each model names its own.
+    not_found: ClassVar[type[NotFound]] = NotFound
+
     class Meta:
         database = db
         legacy_table_names = False
+
+    @classmethod
+    def existing(cls, ident: str) -> Self:
+        """The row with this primary key, or the model's `not_found` error."""
+        row = cls.get_or_none(cls._meta.primary_key == ident)
+        if row is None:
+            raise cls.not_found(ident)
+        return row
 
 
 class JSONField(peewee.TextField):

@@ -59,6 +59,8 @@ def normal_stack_settings(sent: dict[str, Any] | None, declared: Iterable[str]) 
 
 
 class Deployment(BaseModel):
+    not_found = DeploymentNotFound
+
     id = peewee.CharField(primary_key=True)
     name = ExactText()
     deployment_group = peewee.ForeignKeyField(DeploymentGroup, on_delete="CASCADE")
@@ -112,13 +114,6 @@ class Deployment(BaseModel):
         )
 
     @classmethod
-    def get_or_404(cls, deployment_id: str) -> Deployment:
-        deployment = cls.get_or_none(cls.id == deployment_id)
-        if deployment is None:
-            raise DeploymentNotFound(deployment_id)
-        return deployment
-
-    @classmethod
     def page(
         cls, group_id: str | None, limit: int | None, cursor: str | None
     ) -> tuple[list[Deployment], str | None]:
@@ -127,6 +122,14 @@ class Deployment(BaseModel):
         if group_id is not None:
             query = query.where(cls.deployment_group == group_id)
         return keyset_page(query, cls, limit, cursor)
+
+    @staticmethod
+    def groups_of(deployments: list[Deployment]) -> dict[str, DeploymentGroup]:
+        """The groups of `deployments`, by id, in one query (a list's `include`)."""
+        ids = {d.deployment_group_id for d in deployments}
+        if not ids:
+            return {}
+        return {g.id: g for g in DeploymentGroup.select().where(DeploymentGroup.id.in_(ids))}
 
     # -- state changes on one row: single conditional UPDATEs, never read-modify-write ------
 

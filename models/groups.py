@@ -15,6 +15,8 @@ DEFAULT_MAX_DEPLOYMENTS = 100
 
 
 class DeploymentGroup(BaseModel):
+    not_found = DeploymentGroupNotFound
+
     id = peewee.CharField(primary_key=True)
     name = ExactText()
     max_deployments = peewee.BigIntegerField(default=DEFAULT_MAX_DEPLOYMENTS)
@@ -34,13 +36,6 @@ class DeploymentGroup(BaseModel):
             max_deployments=DEFAULT_MAX_DEPLOYMENTS if max_deployments is None else max_deployments,
             created_at=clock.now(),
         )
-
-    @classmethod
-    def get_by_id_or_404(cls, group_id: str) -> DeploymentGroup:
-        group = cls.get_or_none(cls.id == group_id)
-        if group is None:
-            raise DeploymentGroupNotFound(group_id)
-        return group
 
     @classmethod
     def page(
@@ -69,7 +64,7 @@ class DeploymentGroup(BaseModel):
         )
         if updated:
             return
-        group = cls.get_by_id_or_404(group_id)
+        group = cls.existing(group_id)
         raise MaxDeploymentsReached(group_id, group.max_deployments)
 
     @classmethod

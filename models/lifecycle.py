@@ -13,7 +13,7 @@ from typing import Any
 from models import clock
 from models.db import db, is_postgres, locking
 from models.deployments import FAILED, Deployment
-from models.errors import GROUP_TOKEN_REQUIRED, BadRequest, Forbidden
+from models.errors import BadRequest
 from models.groups import DeploymentGroup
 from models.releases import Release
 from models.tokens import DEPLOYMENT, Caller, Token
@@ -21,13 +21,14 @@ from models.tokens import DEPLOYMENT, Caller, Token
 
 def target_group(caller: Caller, requested: str | None) -> str:
     """The group a new deployment goes into (docs/behaviour.md §5.2)."""
+    caller.require_not_deployment("create deployments")
     if not caller.is_admin:
-        if requested is not None and requested != caller.group_id:
-            raise Forbidden(GROUP_TOKEN_REQUIRED)
+        if requested is not None:
+            caller.require_group(requested)
         assert caller.group_id is not None
         return caller.group_id
     if requested is not None:
-        return DeploymentGroup.get_by_id_or_404(requested).id
+        return DeploymentGroup.existing(requested).id
     newest = DeploymentGroup.newest()
     if newest is None:
         raise BadRequest("No deployment groups exist. Create one first.")
@@ -61,11 +62,17 @@ def create_deployment(
 
 def initialize_operator(
     caller: Caller, name: str | None, platform: str | None
-) -> tuple[str, str, bool]:
-    """A DG token registers a pull-mode deployment, or finds it again by name (§7.5).
+) -> tuple[str, str | None, bool]:
+    """A DG token registers a pull-mode deployment, or finds it again by name (§7.5); a
+    deployment token is told its own deployment; an admin has none to initialize.
 
-    Returns (deployment id, fresh deployment token, created?).
+    Returns (deployment id, fresh deployment token or None, created?).
     """
+    if caller.is_admin:
+        raise BadRequest("Initialize requires a deployment or deployment group token")
+    _, own = caller.confined_to
+    if own is not None:
+        return own, None, False
     group_id = caller.group_id
     assert group_id is not None
     with db.atomic():
@@ -114,7 +121,8 @@ def remove_deployment(deployment_id: str) -> bool:
 
 
 def create_release(stack: dict[str, Any], git_metadata: dict[str, Any] | None) -> Release:
-    """Insert a release and retarget every deployment it covers, atomically (§6)."""
+    """Insert a release (`Release.accepted` input) and retarget every deployment it covers,
+    atomically (§6)."""
     with db.atomic():
         release_fence()
         release = Release.insert_new(stack, git_metadata)

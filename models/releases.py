@@ -9,11 +9,14 @@ from typing import Any
 import peewee
 
 from models import clock
+from models.contract import Contract
 from models.db import BaseModel, JSONField, TimestampField
-from models.errors import ReleaseNotFound
+from models.errors import BadRequest, ReleaseNotFound
 
 
 class Release(BaseModel):
+    not_found = ReleaseNotFound
+
     id = peewee.CharField(primary_key=True)
     stack = JSONField()  # {platform: Stack}, every platform as sent, null keys dropped
     git_metadata = JSONField(null=True)
@@ -39,12 +42,26 @@ class Release(BaseModel):
         ).execute()
         return release
 
-    @classmethod
-    def get_or_404(cls, release_id: str) -> Release:
-        release = cls.get_or_none(cls.id == release_id)
-        if release is None:
-            raise ReleaseNotFound(release_id)
-        return release
+    @staticmethod
+    def accepted(
+        sent_stack: dict[str, Any] | None, sent_git: dict[str, Any] | None, contract: Contract
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The stack and git metadata a new release keeps of what was sent (§6).
+
+        The stack: the platforms the contract knows that were sent non-null, each a valid Stack
+        (400 otherwise, naming the platform). Git metadata: its non-null fields, if any.
+        """
+        sent = sent_stack or {}
+        stack = {p: sent[p] for p in contract.stack_platforms if sent.get(p) is not None}
+        if not stack:
+            raise BadRequest("No platform stack provided")
+        for platform, platform_stack in stack.items():
+            problem = contract.stack_problem(platform_stack)
+            if problem is not None:
+                raise BadRequest(f"Invalid stack format: {problem}", {"platform": platform})
+            contract.read("Stack", platform_stack)  # echoed by reconcile: no "absent" nulls
+        git = {k: v for k in contract.git_fields if (v := (sent_git or {}).get(k)) is not None}
+        return stack, git or None
 
     @classmethod
     def latest(cls) -> Release:
@@ -65,6 +82,12 @@ class Release(BaseModel):
             )
         row = query.order_by(rp.created_at.desc(), rp.release.desc()).first()
         return None if row is None else row.release_id
+
+    @classmethod
+    def stack_of(cls, release_id: str, platform: str) -> dict[str, Any] | None:
+        """The stack a release has for `platform`; None when there is no such release or stack."""
+        release = cls.get_or_none(cls.id == release_id)
+        return None if release is None else release.stack_for(platform)
 
     def stack_for(self, platform: str) -> dict[str, Any] | None:
         stack: dict[str, Any] | None = self.stack.get(platform)

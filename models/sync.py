@@ -18,15 +18,9 @@ from typing import Any
 from models import clock, lifecycle
 from models.db import db, locking
 from models.deployments import FAILED, Deployment
-from models.errors import (
-    ACCESS_DENIED,
-    BadRequest,
-    DeploymentLocked,
-    DeploymentNotFound,
-    Forbidden,
-)
+from models.errors import BadRequest, DeploymentLocked, DeploymentNotFound
 from models.releases import Release
-from models.tokens import DEPLOYMENT, Caller
+from models.tokens import Caller
 
 #: Statuses a worker has something to do for (§7.1); `*-failed` only with a retry requested.
 ACQUIRABLE = (
@@ -53,7 +47,7 @@ def acquire(
     Candidates: work to do (§7.1) and not held by another session's live lease. Every filter
     given narrows the set (an empty list matches nothing), and so does the caller's scope.
     """
-    conditions = [] if caller.is_admin else [_scope(caller)]
+    conditions = _scope(caller)
     for column, values in ((D.id, deployment_ids), (D.platform, platforms), (D.status, statuses)):
         if values is not None:
             if not values:
@@ -84,11 +78,11 @@ def _candidates(session: str, now: datetime, ttl_seconds: int) -> Any:
     return D.select().where(has_work & free)
 
 
-def _scope(caller: Caller) -> Any:
-    """DG tokens see their group's deployments, deployment tokens their own (admins: all)."""
-    if caller.kind == DEPLOYMENT:
-        return D.id == caller.deployment_id
-    return D.deployment_group == caller.group_id
+def _scope(caller: Caller) -> list[Any]:
+    """The caller's reach (Caller.confined_to) as conditions on deployments."""
+    group_id, deployment_id = caller.confined_to
+    return [column == value for column, value in ((D.deployment_group, group_id),
+            (D.id, deployment_id)) if value is not None]  # fmt: skip
 
 
 def is_held_by_other(deployment: Deployment, session: str, now: datetime, ttl: int) -> bool:
@@ -180,8 +174,8 @@ def release(caller: Caller, deployment_id: str, session: str) -> None:
     row = D.select(D.id, D.deployment_group).where(D.id == deployment_id).first()
     if row is not None:
         caller.require_deployment(row.id, row.deployment_group_id)
-    elif caller.kind == DEPLOYMENT and deployment_id != caller.deployment_id:
-        raise Forbidden(ACCESS_DENIED)
+    else:
+        caller.require_deployment_id(deployment_id)
     D.update(locked_by=None, locked_at=None).where(
         (D.id == deployment_id) & (D.locked_by == session)
     ).execute()
@@ -190,7 +184,7 @@ def release(caller: Caller, deployment_id: str, session: str) -> None:
 def operator_target(caller: Caller, deployment_id: str) -> tuple[Deployment, Release] | None:
     """What a pull-mode operator should deploy (§7.4): the desired release when it differs
     from the current one and exists with a stack for the platform; None when up to date."""
-    deployment = D.get_or_404(deployment_id)
+    deployment = D.existing(deployment_id)
     caller.require_deployment(deployment.id, deployment.deployment_group_id)
     desired = deployment.desired_release_id
     if desired is None or desired == deployment.current_release_id:

@@ -15,7 +15,13 @@ import peewee
 
 from models import clock
 from models.db import BaseModel, TimestampField
-from models.errors import ACCESS_DENIED, ADMIN_REQUIRED, GROUP_TOKEN_REQUIRED, Forbidden
+from models.errors import (
+    ACCESS_DENIED,
+    ADMIN_REQUIRED,
+    ANY_GROUP_TOKEN_REQUIRED,
+    GROUP_TOKEN_REQUIRED,
+    Forbidden,
+)
 from models.groups import DeploymentGroup
 
 ADMIN, GROUP, DEPLOYMENT = "admin", "deployment-group", "deployment"
@@ -89,14 +95,38 @@ class Caller:
     def is_admin(self) -> bool:
         return self.kind == ADMIN
 
+    @property
+    def confined_to(self) -> tuple[str | None, str | None]:
+        """(group, deployment) this caller's reach is limited to; None where it is not:
+        admins (None, None), DG tokens (their group, None), deployment tokens (both)."""
+        if self.is_admin:
+            return None, None
+        return self.group_id, self.deployment_id if self.kind == DEPLOYMENT else None
+
     def require_admin(self) -> None:
         if not self.is_admin:
             raise Forbidden(ADMIN_REQUIRED)
+
+    def require_not_deployment(self, action: str) -> None:
+        """What only admins and DG tokens may do (list, create, resolve credentials)."""
+        if self.kind == DEPLOYMENT:
+            raise Forbidden(f"Deployment tokens cannot {action}")
 
     def require_group(self, group_id: str) -> None:
         """Admins reach every group; tokens only their own."""
         if not self.is_admin and group_id != self.group_id:
             raise Forbidden(GROUP_TOKEN_REQUIRED)
+
+    def require_admin_or_group_token(self) -> None:
+        """What deployment tokens may not do, in the reference's words (its routes/auth.rs
+        require_admin_or_any_group: resolve credentials)."""
+        if self.kind == DEPLOYMENT:
+            raise Forbidden(ANY_GROUP_TOKEN_REQUIRED)
+
+    def require_deployment_id(self, deployment_id: str) -> None:
+        """A deployment token reaches its own deployment only (the group check aside)."""
+        if self.kind == DEPLOYMENT and deployment_id != self.deployment_id:
+            raise Forbidden(ACCESS_DENIED)
 
     def require_deployment(
         self, deployment_id: str, group_id: str, denied: str = ACCESS_DENIED
@@ -112,6 +142,20 @@ class Caller:
             self.kind == DEPLOYMENT and deployment_id != self.deployment_id
         ):
             raise Forbidden(denied)
+
+    def listed_group(self, requested: str | None) -> str | None:
+        """The group whose deployments a list shows: any asked for (None: all) for admins, a
+        DG token's own (asking for another is refused); deployment tokens list nothing."""
+        self.require_not_deployment("list deployments")
+        if self.is_admin:
+            return requested
+        self.require_group(requested or self.group_id or "")
+        return self.group_id
+
+    @property
+    def listed_groups(self) -> str | None:
+        """The deployment groups a list shows: all (None) for admins, a token's own group."""
+        return None if self.is_admin else self.group_id
 
 
 #: Dev mode's caller: the reference's permissive validator names it "dev" (whoami's `id`).

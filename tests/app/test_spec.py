@@ -76,8 +76,7 @@ def test_each_operation_takes_exactly_what_its_handler_names(op_id):
     """The table is the one place that says what a handler is given: it cannot drift from the
     handler's signature (a missing entry would be a TypeError, an extra one a silent no-op)."""
     operation = handlers.OPERATIONS[op_id]
-    injectable = {handlers.CALLER, handlers.SETTINGS, handlers.CONTRACT}
-    named = set(inspect.signature(operation.handler).parameters) & injectable
+    named = set(inspect.signature(operation.handler).parameters) & handlers.INJECTABLE
     assert set(operation.takes) == named
 
 
