@@ -30,7 +30,7 @@ admin-token: $(VENV)/.run
 	$(PY) -m app admin-token
 
 test: test-sqlite
-	@if $(PY) -m tests.pg; then $(MAKE) --no-print-directory test-postgres; \
+	@if $(PY) -m harness.pg; then $(MAKE) --no-print-directory test-postgres; \
 	elif [ -n "$$ALIEN_REQUIRE_POSTGRES" ]; then echo "PostgreSQL suite required but no server answers (ALIEN_TEST_POSTGRES_URL)"; exit 1; \
 	else echo "SKIPPED: PostgreSQL suite, no server at $${ALIEN_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} (see 'make test-postgres')"; fi
 
@@ -38,7 +38,7 @@ test-sqlite: $(VENV)/.test
 	ALIEN_TEST_DB=sqlite $(PY) -m pytest $(PYTEST_ARGS)
 
 test-postgres: $(VENV)/.test
-	@$(PY) -m tests.pg || { echo "No PostgreSQL answers at $${ALIEN_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}."; \
+	@$(PY) -m harness.pg || { echo "No PostgreSQL answers at $${ALIEN_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}."; \
 	  echo "Point ALIEN_TEST_POSTGRES_URL at a server and a database to connect to, e.g."; \
 	  echo "  ALIEN_TEST_POSTGRES_URL=postgresql://user:pass@host:5432/postgres make test-postgres"; \
 	  echo "The role must be allowed to CREATE DATABASE: each run makes its own and drops it."; exit 1; }

@@ -32,7 +32,7 @@ from typing import Any
 from bench.load import Result, Target, measure, wrk_path
 from bench.scenarios import BASELINE_TARGETS, Scenario, app_scenarios, preflight, seed
 from bench.servers import APP, BASELINE, postgres_database, postgres_reachable, serving
-from tests.server import ROOT
+from harness.server import ROOT
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Outcome:
     kind: str
     result: Result | None = None
     baseline: Result | None = None
-    status: str = "ok"  # ok | skipped | error
+    status: str = "ok"  # ok | error
     note: str = ""
 
     @property
@@ -86,9 +86,7 @@ class Bench:
     def run(self, server: str, url: str, scenarios: list[Scenario]) -> None:
         for scenario in scenarios:
             o = Outcome(server, scenario.name, scenario.kind)
-            o.status, o.note = preflight(
-                url, scenario.target, self.args.concurrency, scenario.optional
-            )
+            o.status, o.note = preflight(url, scenario.target, self.args.concurrency)
             if o.status == "ok":
                 o.baseline = self.load(self.baseline_url, BASELINE_TARGETS[o.kind])
                 o.result = self.load(url, scenario.target)
@@ -118,7 +116,7 @@ class Bench:
 
     def check_baseline(self) -> bool:
         for kind, target in BASELINE_TARGETS.items():
-            status, note = preflight(self.baseline_url, target, self.args.concurrency, False)
+            status, note = preflight(self.baseline_url, target, self.args.concurrency)
             if status != "ok":
                 self.add(
                     Outcome("baseline", f"{kind} {target.path}", kind, status=status, note=note)
@@ -219,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         f"loadavg={load_before[0]:.2f}"
     )
     if args.db == "auto" and not pg_ok:
-        print("note: PostgreSQL not reachable (tests/pg.py admin URL); SQLite only")
+        print("note: PostgreSQL not reachable (harness/pg.py admin URL); SQLite only")
     print(HEADER, flush=True)
 
     started = time.time()
@@ -238,9 +236,6 @@ def main(argv: list[str] | None = None) -> int:
             f"baseline {kind} req/s over the run: min {s['min']:.0f}, median {s['median']:.0f}, "
             f"max {s['max']:.0f} ({s['n']} samples)"
         )
-    for o in outcomes:
-        if o.status == "skipped":
-            print(f"note: {o.server} {o.scenario} skipped, {o.note}")
     failed = [o for o in outcomes if o.status == "error"]
     report = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

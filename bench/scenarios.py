@@ -20,7 +20,6 @@ BASELINE_TARGETS = {
 class Scenario:
     name: str
     target: Target
-    optional: bool = False  # answers 501 while not implemented yet: skipped with a note
 
     @property
     def kind(self) -> str:  # which baseline it is compared with
@@ -39,9 +38,7 @@ def app_scenarios(admin: dict[str, str], group_id: str) -> list[Scenario]:
         Scenario("POST /v1/deployments", post("/v1/deployments", deployment)),
         Scenario("GET /v1/deployments?limit=50", Target("GET", "/v1/deployments?limit=50", admin)),
         Scenario(
-            "POST /v1/sync/acquire",
-            post("/v1/sync/acquire", '{"session":"bench-{m}","limit":3}'),
-            optional=True,
+            "POST /v1/sync/acquire", post("/v1/sync/acquire", '{"session":"bench-{m}","limit":3}')
         ),
     ]
 
@@ -60,14 +57,12 @@ def seed(url: str, admin: dict[str, str]) -> str:
     return group_id
 
 
-def preflight(url: str, t: Target, concurrency: int, optional: bool) -> tuple[str, str]:
-    """One request before the load: ("ok", ""), ("skipped", why) or ("error", answer)."""
+def preflight(url: str, t: Target, concurrency: int) -> tuple[str, str]:
+    """One request before the load: ("ok", "") or ("error", answer)."""
     body = t.render_body(0, concurrency)
     headers = t.headers | ({"Content-Type": "application/json"} if body is not None else {})
     with httpx.Client(base_url=url, timeout=30, trust_env=False) as client:
         r = client.request(t.method, t.path, headers=headers, content=body)
     if r.is_success:
         return "ok", ""
-    if r.status_code == 501 and optional:
-        return "skipped", f"answers 501 (not implemented yet): {r.text[:200]}"
     return "error", f"{r.status_code} {r.text[:300]}"

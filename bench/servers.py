@@ -1,8 +1,8 @@
 """The servers a benchmark run starts: the real app and the baseline, by one command.
 
-Both are tests/server.py's `LiveServer` (the command `make run` uses); they differ only in the
-ASGI target gunicorn loads. PostgreSQL runs get a throwaway database created through the test
-suite's admin URL and dropped afterwards.
+Both are harness/server.py's `LiveServer` (the command `make run` uses, shared with the tests);
+they differ only in the ASGI target gunicorn loads. PostgreSQL runs get a throwaway database
+created through harness/pg.py's admin URL and dropped afterwards.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests import pg
-from tests.server import LiveServer
+from harness import pg
+from harness.server import LiveServer
 
 APP = "app.asgi:app"
 BASELINE = "bench.baseline:app"

@@ -10,9 +10,7 @@ import json
 import os
 import re
 import sqlite3
-import threading
 import time
-import weakref
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import unquote, urlsplit
@@ -135,6 +133,15 @@ class CheckedPooledPostgresqlDatabase(PooledPostgresqlDatabase):
     release happens to ping (4.5.3's adapter does; older ones only looked at a local flag).
     """
 
+    def __init__(self, database: str, **params: Any) -> None:
+        super().__init__(database, **params)
+        self.arguments = (database, params)
+
+    def fresh(self) -> CheckedPooledPostgresqlDatabase:
+        """A new, empty pool built with the same arguments (for a forked child)."""
+        database, params = self.arguments
+        return type(self)(database, **params)
+
     def execute_sql(self, sql: str, params: Any = None) -> Any:
         # A lookup by a value holding NUL (an id from a client) cannot match: nothing stored
         # holds NUL (ExactText escapes it). PostgreSQL would refuse the parameter outright.
@@ -183,31 +190,45 @@ def make_database(url: str, max_connections: int = 8) -> peewee.Database:
         params.setdefault("max_connections", max_connections)
         for key, value in (POOL_DEFAULTS | LIBPQ_DEFAULTS).items():
             params.setdefault(key, value)
-        database = CheckedPooledPostgresqlDatabase(prefer_psycopg3=True, **params)
-        _POOLS.add(database)
-        return database
+        return CheckedPooledPostgresqlDatabase(prefer_psycopg3=True, **params)
     raise ValueError(f"unsupported DATABASE_URL scheme {scheme!r} (use sqlite:// or postgresql://)")
 
 
-#: Every pool this process made, so a fork can forget them (below).
-_POOLS: weakref.WeakSet[CheckedPooledPostgresqlDatabase] = weakref.WeakSet()
+def reset_after_fork() -> None:
+    """In a forked child (gunicorn --preload, or any fork of a process that has connected):
+    point `db` at a fresh pool built like the parent's, so the child opens its own connections.
+
+    The parent's pool is left as it is, not closed: its sockets are the parent's sessions, and
+    two processes on one connection corrupt both (psycopg does not close a connection that is
+    garbage-collected in another process). A fresh pool also brings fresh locks: a lock another
+    thread held at the fork stays held in the child. Only public peewee calls: a new database
+    object and `DatabaseProxy.initialize`.
+    """
+    parent = db.obj
+    if isinstance(parent, CheckedPooledPostgresqlDatabase):
+        db.initialize(parent.fresh())
 
 
-def _forget_pools_after_fork() -> None:
-    """A forked child (gunicorn --preload) must not use the parent's sockets: two processes on
-    one connection corrupt both. Forget them without closing (closing would end the parent's
-    session; psycopg does not close them on garbage collection in another process), with fresh
-    locks, since a lock another thread held at the fork stays held in the child."""
-    for database in list(_POOLS):
-        database._lock = threading.Lock()
-        database._pool_lock = threading.RLock()
-        database._pool_available = threading.Condition(database._pool_lock)
-        database._state = type(database._state)()
-        database._connections = []
-        database._in_use = {}
+# Registered at import rather than as a gunicorn `post_fork` hook so that every fork is
+# covered the same way (gunicorn's workers, --preload, a test's or a tool's own fork).
+os.register_at_fork(after_in_child=reset_after_fork)
 
 
-os.register_at_fork(after_in_child=_forget_pools_after_fork)
+def advisory_lock(name: str, shared: bool = False) -> None:
+    """Take the lock called `name` until the current transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by the name and the current schema,
+    so one holder at a time across every process and instance (`shared` holders coexist with
+    each other, not with an exclusive one), while services in other schemas of the same database
+    never wait. SQLite: nothing to do, its IMMEDIATE transactions already run one at a time.
+    """
+    assert db.in_transaction(), "advisory_lock must run inside a transaction"
+    if not is_postgres():
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    db.execute_sql(
+        f"SELECT {function}(hashtext(%s), hashtext(coalesce(current_schema(), '')))", (name,)
+    )
 
 
 #: Failures of the database itself, not of the code using it: a lost or refused connection,

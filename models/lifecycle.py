@@ -11,7 +11,7 @@ import string
 from typing import Any
 
 from models import clock
-from models.db import db, is_postgres, locking
+from models.db import advisory_lock, db, locking
 from models.deployments import FAILED, Deployment
 from models.errors import BadRequest
 from models.groups import DeploymentGroup
@@ -148,7 +148,7 @@ def propagate(release_id: str, platform: str) -> None:
 
 RETRYABLE_FAILED = sorted(FAILED - {"delete-failed"})
 
-RELEASE_FENCE_KEY = 0x616C7265  # "alre": with the schema's hash, the releases' advisory lock
+RELEASE_FENCE = "alien:releases"  # the releases' advisory lock (models.db.advisory_lock)
 
 
 def release_fence(shared: bool = False) -> None:
@@ -161,9 +161,4 @@ def release_fence(shared: bool = False) -> None:
     cannot see the reader's uncommitted row either, so without the fence an update is lost.
     SQLite's IMMEDIATE transactions are already serial, so there it does nothing.
     """
-    if is_postgres():
-        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        db.execute_sql(
-            f"SELECT {function}(%s::integer, hashtext(coalesce(current_schema(), '')))",
-            (RELEASE_FENCE_KEY,),
-        )
+    advisory_lock(RELEASE_FENCE, shared=shared)

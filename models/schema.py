@@ -18,13 +18,13 @@ from contextlib import contextmanager
 import peewee
 
 from models import clock
-from models.db import BaseModel, TimestampField, db, is_postgres
+from models.db import BaseModel, TimestampField, advisory_lock, db
 from models.deployments import Deployment
 from models.groups import DeploymentGroup
 from models.releases import Release, ReleasePlatform
 from models.tokens import ADMIN, Token, hash_token
 
-STARTUP_LOCK_KEY = 0x616C6965  # "alie": with the schema's hash, the advisory lock starters take
+STARTUP_LOCK = "alien:startup"  # the advisory lock starters take (models.db.advisory_lock)
 DEV_GROUP_ID = "local-dev"
 
 
@@ -46,12 +46,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
 @contextmanager
 def exclusive() -> Iterator[None]:
     with db.atomic():
-        if is_postgres():
-            db.execute_sql(
-                "SELECT pg_advisory_xact_lock(%s::integer,"
-                " hashtext(coalesce(current_schema(), '')))",
-                (STARTUP_LOCK_KEY,),
-            )
+        advisory_lock(STARTUP_LOCK)
         yield
 
 

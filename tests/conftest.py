@@ -1,7 +1,7 @@
 """Fixtures in the flaskr shape: settings -> app -> client, and callers of every kind.
 
 The suite runs once per database: `ALIEN_TEST_DB=sqlite` (default; a temp *file* per test) or
-`ALIEN_TEST_DB=postgres` (a fresh schema per test in a database made for the run, see tests/pg.py).
+`ALIEN_TEST_DB=postgres` (a fresh schema per test in a database made for the run, see harness/pg.py).
 Every response a `client` receives is validated twice: by Connexion (validate_responses) and by
 openapi-core against the verbatim spec (tests/oas.py).
 """
@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from app import create_app
 from app.settings import Settings
+from harness import pg
 from models import clock
 from models.db import db
-from tests import oas, pg
+from tests.helpers import ContractClient, bearer
 
 BACKEND = os.environ.get("ALIEN_TEST_DB", "sqlite")
 
@@ -107,23 +107,10 @@ def app(settings: Settings) -> Any:
     return create_app(settings)
 
 
-class ContractClient(TestClient):
-    """A test client that validates every response against the verbatim spec."""
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        response = super().request(*args, **kwargs)
-        oas.check(response)
-        return response
-
-
 @pytest.fixture
 def client(app: Any) -> Iterator[ContractClient]:
     with ContractClient(app) as test_client:
         yield test_client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass
@@ -205,24 +192,10 @@ def world(api: Api) -> World:
     )
 
 
-def stack(stack_id: str = "app", **resources: Any) -> dict[str, Any]:
-    """A minimal spec-valid Stack."""
-    return {"id": stack_id, "resources": resources}
-
-
-def resource(resource_id: str, kind: str = "function") -> dict[str, Any]:
-    """A spec-valid ResourceEntry."""
-    return {
-        "config": {"id": resource_id, "type": kind},
-        "lifecycle": "live",
-        "dependencies": [],
-    }
-
-
 @pytest.fixture
 def live_server(tmp_path: Path, database_url: str, settings: Settings) -> Iterator[Any]:
     """A factory of real gunicorn servers on this test's database (stopped at teardown)."""
-    from tests.server import LiveServer
+    from harness.server import LiveServer
 
     servers: list[LiveServer] = []
 

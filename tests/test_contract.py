@@ -28,8 +28,8 @@ from schemathesis.config import SchemathesisConfig
 import tests.contract.hooks  # noqa: F401  (registers the custom checks)
 from app.settings import CloudSettings, Settings
 from app.spec import SPEC_PATH, operations, overlay, raw_spec
-from tests.app.test_spec import contains
 from tests.contract import DeploymentToken, cloud_env
+from tests.helpers import contains
 
 CONFIG_PATH = Path(__file__).resolve().parent.parent / "schemathesis.toml"
 #: Per operation and caller: fuzzing examples (coverage cases come on top).

@@ -21,7 +21,7 @@ from app import create_app
 from app.settings import Settings
 from app.spec import SPEC_PATH
 from tests import oas
-from tests.conftest import ContractClient
+from tests.helpers import ContractClient
 
 BASE = "http://testserver"
 DEPLOYMENT = "/v1/deployments/dep_0b0c8e7e-3f0a-4c1e-9a51-2d4f6f0e1a2b"

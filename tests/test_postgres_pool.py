@@ -4,6 +4,7 @@ treats connections whose server side has gone."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,9 +15,9 @@ import peewee
 import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
+from harness import pg
 from models.db import db, make_database
-from models.schema import STARTUP_LOCK_KEY, exclusive
-from tests import pg
+from models.schema import STARTUP_LOCK, exclusive
 
 pytestmark = [pg.only(), pytest.mark.postgres]
 
@@ -141,9 +142,9 @@ def startup_lock_waiters(database_url: str) -> int:
     with pg.connect(database_url) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            " AND classid = %s::integer::oid"
+            " AND classid = (hashtext(%s)::bigint & 4294967295)::oid"
             " AND objid = (hashtext(current_schema())::bigint & 4294967295)::oid",
-            (STARTUP_LOCK_KEY,),
+            (STARTUP_LOCK,),
         ).fetchone()
     return int(row[0])
 
@@ -158,7 +159,7 @@ def test_starters_in_one_schema_take_turns_and_other_schemas_do_not_wait(app, da
 
     with pg.connect(database_url) as holder:
         holder.execute(
-            "SELECT pg_advisory_lock(%s, hashtext(current_schema()))", (STARTUP_LOCK_KEY,)
+            "SELECT pg_advisory_lock(hashtext(%s), hashtext(current_schema()))", (STARTUP_LOCK,)
         )
         starter = threading.Thread(target=start)
         starter.start()
@@ -174,9 +175,37 @@ def test_starters_in_one_schema_take_turns_and_other_schemas_do_not_wait(app, da
     entered.clear()
     with pg.connect(database_url) as holder:
         holder.execute(
-            "SELECT pg_advisory_lock(%s, hashtext('some_other_schema'))", (STARTUP_LOCK_KEY,)
+            "SELECT pg_advisory_lock(hashtext(%s), hashtext('some_other_schema'))", (STARTUP_LOCK,)
         )
         starter = threading.Thread(target=start)
         starter.start()
         starter.join(timeout=WAIT)
         assert entered.is_set()
+
+
+def test_a_forked_child_gets_a_fresh_pool_and_leaves_the_parents_connection_alone(
+    app, database_url
+):
+    """`app`: the proxy is bound to this test's schema. A plain fork (what gunicorn --preload
+    does) gives the child its own pool; the parent's pooled connection still works after."""
+    parent_pool = db.obj
+    with db.connection_context():
+        parent_backend = backend_pid(db.obj)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: report, never return into pytest
+        code = 1
+        try:
+            with db.connection_context():
+                fresh = db.obj is not parent_pool and not db.obj._connections
+                code = 0 if fresh and backend_pid(db.obj) != parent_backend else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(child, 0)
+    assert os.read(read, 1) == b"\x00" and os.waitstatus_to_exitcode(status) == 0
+    os.close(read)
+    assert db.obj is parent_pool
+    with db.connection_context():
+        assert backend_pid(db.obj) == parent_backend  # the same pooled connection, unharmed

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from tests import pg
-from tests.conftest import bearer
-from tests.server import LiveServer, free_port
+from harness import pg
+from harness.server import LiveServer, free_port
+from tests.helpers import bearer
 
 pytestmark = [pg.only(), pytest.mark.postgres, pytest.mark.slow]
 

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import pg
-from tests.conftest import bearer
-from tests.server import LiveServer
+from harness import pg
+from harness.server import LiveServer
+from tests.helpers import bearer
 
 pytestmark = [pg.only(), pytest.mark.postgres, pytest.mark.slow]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness import pg
+from harness.server import LiveServer
 from models.schema import MIGRATIONS
 from models.tokens import hash_token
-from tests import pg
-from tests.conftest import bearer
-from tests.server import LiveServer
+from tests.helpers import bearer
 
 pytestmark = [pg.only(), pytest.mark.postgres, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from app.spec import operations, raw_spec
-from tests.conftest import ContractClient, bearer
+from tests.helpers import ContractClient, bearer
 
 SECURED = sorted(
     (op["operationId"], method, path.replace("{id}", "dep_missing"))

@@ -12,10 +12,10 @@ import pytest
 
 from app import create_app
 from app.settings import Settings
+from harness.server import ROOT
 from models.db import bind_database, db, make_database
 from models.tokens import ADMIN, Token
-from tests.conftest import bearer
-from tests.server import ROOT
+from tests.helpers import bearer
 
 
 def admin_tokens() -> int:

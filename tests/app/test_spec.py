@@ -4,34 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from typing import Any
 
 import pytest
 
 import handlers
 from app.spec import FIXES, SPEC_PATH, operations, overlay, raw_bytes, raw_spec
+from tests.helpers import contains
 
 SEED_SHA256 = "89b070d5434ed8aa25f0238dc33e6de74f439a8e0f0a9dbca9907520a4601f79"
 
 
 def test_openapi_json_is_the_seed_byte_for_byte():
     assert hashlib.sha256(SPEC_PATH.read_bytes()).hexdigest() == SEED_SHA256
-
-
-def contains(big: Any, small: Any, where: str = "$") -> list[str]:
-    """Where `big` fails to contain `small` unchanged (dicts may gain keys; nothing else)."""
-    if isinstance(small, dict):
-        if not isinstance(big, dict):
-            return [where]
-        return [p for k, v in small.items() for p in (
-            contains(big[k], v, f"{where}.{k}") if k in big else [f"{where}.{k} removed"]
-        )]  # fmt: skip
-    if isinstance(small, list):
-        # Lists may only grow at the end (extension parameters are appended).
-        if not isinstance(big, list) or len(big) < len(small):
-            return [where]
-        return [p for i, v in enumerate(small) for p in contains(big[i], v, f"{where}[{i}]")]
-    return [] if big == small else [where]
 
 
 def test_contains_detects_changes():

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import httpx
 
+from harness.server import ROOT, LiveServer
 from tests.contract import cloud_env
 from tests.contract.hooks import DEPLOYMENT_CALLER_ENV
-from tests.server import ROOT, LiveServer
 
 CONFIG = ROOT / "schemathesis.toml"
 SPEC = ROOT / "openapi.json"

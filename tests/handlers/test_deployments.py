@@ -9,7 +9,7 @@ import pytest
 from models.db import db
 from models.deployments import Deployment
 from models.lifecycle import remove_deployment
-from tests.conftest import resource, stack
+from tests.helpers import resource, stack
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.conftest import bearer
+from tests.helpers import bearer
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pytest
 
 from models.db import db
 from models.deployments import STATUSES, Deployment
-from tests.conftest import resource, stack
+from tests.helpers import resource, stack
 
 
 def test_every_platform_stack_is_stored_and_returned_as_sent(client, api):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import stack
+from tests.helpers import stack
 
 # (operation, caller, target) -> expected status
 GET_LIKE = {

@@ -10,7 +10,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from models.db import db
 from models.lifecycle import remove_deployment
-from tests.conftest import bearer, stack
+from tests.helpers import bearer, stack
 
 PLATFORMS = st.sampled_from(["aws", "gcp", "local"])
 

@@ -9,11 +9,10 @@ environment: it registers itself (initialize), asks what to deploy (sync) and re
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
-from tests.conftest import bearer, resource, stack
+from tests.helpers import acquire, bearer, post, reconcile, resource, stack
 
 APP = stack("app", fn=resource("fn"))
 #: APP as operator_sync hands it out: with the reference's Stack defaults (§10).
@@ -23,32 +22,6 @@ APP_SYNCED = {
     "permissions": {"profiles": {}, "management": "auto"},
 }
 ENV = {"platform": "aws", "accountId": "123456789012", "region": "eu-west-1"}
-
-
-def post(client: Any, path: str, headers: dict[str, str], **body: Any) -> Any:
-    response = client.post(path, json=body, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def acquire(client: Any, headers: dict[str, str], session: str, **filters: Any) -> list[Any]:
-    leased = post(client, "/v1/sync/acquire", headers, session=session, **filters)
-    return [item["deployment"] for item in leased["deployments"]]
-
-
-def reconcile(
-    client: Any, headers: dict[str, str], deployment_id: str, session: str, **state: Any
-) -> Any:
-    body = post(
-        client,
-        "/v1/sync/reconcile",
-        headers,
-        deploymentId=deployment_id,
-        session=session,
-        state=state,
-    )
-    assert body["success"] is True
-    return body["current"]
 
 
 def test_push_mode_worker_walks_a_deployment_to_running(client, api, admin):

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import bearer, stack
-from tests.test_sync_protocol import acquire, post, reconcile
+from tests.helpers import acquire, bearer, post, reconcile, stack
 
 
 def synced(stack_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import bearer
+from tests.helpers import bearer
 
 CALLERS = ("admin", "group", "other_group", "own_deployment", "sibling_deployment")
 

@@ -4,7 +4,7 @@
 (default: postgresql://postgres@127.0.0.1:5432/test, as CI has). Each test run creates its own
 database, and each test its own schema in it, so runs and tests never see each other's rows.
 
-`python -m tests.pg` exits 0 when the server is reachable (the Makefile's probe).
+`python -m harness.pg` exits 0 when the server is reachable (the Makefile's probe).
 PostgreSQL-only test modules (tests/test_postgres_*.py) are marked `pg.only()`: skipped on the
 SQLite pass, run in the PostgreSQL pass of `make test`.
 """

@@ -22,8 +22,7 @@ from models import clock, lifecycle, sync
 from models.db import db
 from models.deployments import Deployment
 from models.tokens import ADMIN, Caller
-from tests.conftest import stack
-from tests.test_sync_protocol import acquire, post
+from tests.helpers import acquire, post, stack
 
 WORKERS, DEPLOYMENTS, LIMIT = 8, 50, 3
 RELEASES = 6  # created while the workers run, one every RELEASE_EVERY seconds
