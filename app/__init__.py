@@ -32,6 +32,7 @@ from app.logs import configure_logging
 from app.middleware import (
     BodyDeadline,
     BodyLimit,
+    Cors,
     HeadAsGet,
     JsonByDefault,
     NoFormBodies,
@@ -120,6 +121,10 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         BodyDeadline,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         seconds=settings.body_timeout_seconds,
+    )
+    # Inside the request log, outside error rendering: error responses carry CORS headers too.
+    app.add_middleware(
+        Cors, position=MiddlewarePosition.BEFORE_EXCEPTION, origins=settings.cors_origins
     )
     errors.install(app, spec)
     if settings.test_mode:  # docs/behaviour.md §13; nothing of it exists otherwise

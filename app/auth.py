@@ -29,7 +29,7 @@ async def authenticate(header: str | None, dev_mode: bool) -> Caller:
     """Check the header's form, then (off the event loop) the token itself."""
     if dev_mode:
         return DEV_CALLER
-    if not header:
+    if header is None:
         raise OAuthProblem(detail="Authentication required")
     if not header.startswith(PREFIX):
         raise OAuthProblem(detail="Authorization header must use Bearer scheme")

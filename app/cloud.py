@@ -15,26 +15,43 @@ from app.settings import CLOUD_ENV, CloudSettings, Settings
 from handlers.render import present
 from models.errors import InvalidClientConfig
 
+#: The local platform's own directory when ALIEN_LOCAL_STATE_DIRECTORY is unset (reference:
+#: crates/alien-client-config/src/client_config_ext.rs, `Platform::Local`; docs/behaviour.md §10).
+LOCAL_STATE_DIRECTORY = "/tmp/alien-local"
+#: How the reference names each cloud in its "Failed to create … client configuration" message.
+LABELS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure", "kubernetes": "Kubernetes"}
+
 
 def client_config(platform: str, settings: Settings) -> dict[str, Any] | None:
     """The `clientConfig` for a deployment on `platform`; None for the `test` platform."""
     if platform == "local":
-        return {"platform": "local", "state_directory": str(settings.state_dir)}
+        directory = settings.cloud.local_state_directory or LOCAL_STATE_DIRECTORY
+        return {"platform": "local", "state_directory": directory}
     if platform == "test":
         return None
-    build = BUILDERS.get(platform)
-    if build is None:
-        raise InvalidClientConfig(f"Invalid platform configuration: unknown platform {platform!r}")
-    return {"platform": platform} | build(settings.cloud)
+    return {"platform": platform} | BUILDERS[platform](settings.cloud)
+
+
+def invalid(platform: str, reason: str) -> InvalidClientConfig:
+    """The reference's error, as it arrives from its ClientConfig::from_env: the cloud's own
+    InvalidClientConfig wrapped in another (crates/alien-client-config/src/client_config_ext.rs,
+    crates/alien-client-core/src/error.rs: message "Invalid platform configuration: {message}",
+    context `{message, errors}`; the inner error is formatted as "CODE: message")."""
+    inner = (
+        f"Failed to create {LABELS[platform]} client configuration from environment variables: "
+        f"INVALID_client_config: Invalid platform configuration: {reason}"
+    )
+    return InvalidClientConfig(
+        f"Invalid platform configuration: {inner}", {"message": inner, "errors": None}
+    )
 
 
 def _require(cloud: CloudSettings, platform: str, *fields: str) -> None:
     missing = [CLOUD_ENV[name] for name in fields if getattr(cloud, name) is None]
+    if len(missing) == 1:
+        raise invalid(platform, f"Missing {missing[0]} environment variable")
     if missing:
-        raise InvalidClientConfig(
-            f"Invalid platform configuration: {platform} credentials are not configured "
-            f"(missing {', '.join(missing)})"
-        )
+        raise invalid(platform, f"Missing {', '.join(missing)} environment variables")
 
 
 def _aws(cloud: CloudSettings) -> dict[str, Any]:
@@ -53,9 +70,8 @@ def _gcp(cloud: CloudSettings) -> dict[str, Any]:
     try:
         key = Path(cloud.gcp_credentials_file).read_text()
     except (OSError, UnicodeDecodeError):
-        raise InvalidClientConfig(
-            "Invalid platform configuration: gcp credentials file "
-            f"({CLOUD_ENV['gcp_credentials_file']}) cannot be read"
+        raise invalid(
+            "gcp", f"Failed to read the file named by {CLOUD_ENV['gcp_credentials_file']}"
         ) from None
     credentials = {"type": "serviceAccountKey", "json": key}
     return (
@@ -90,9 +106,9 @@ def _kubernetes(cloud: CloudSettings) -> dict[str, Any]:
         return {"mode": "kubeconfig", "kubeconfig_path": cloud.kubeconfig} | namespace
     if cloud.kubernetes_host is not None:
         return {"mode": "inCluster"} | namespace
-    raise InvalidClientConfig(
-        "Invalid platform configuration: kubernetes credentials are not configured "
-        f"(missing {CLOUD_ENV['kubeconfig']} or {CLOUD_ENV['kubernetes_host']})"
+    raise invalid(
+        "kubernetes",
+        f"Missing {CLOUD_ENV['kubeconfig']} or {CLOUD_ENV['kubernetes_host']} environment variable",
     )
 
 

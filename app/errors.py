@@ -16,6 +16,7 @@ from starlette.routing import compile_path
 from app.limits import clip
 from app.spec import METHODS
 from app.validation import ValidationProblem
+from models.db import DATABASE_FAILURES, failure_summary
 from models.errors import DomainError
 
 log = logging.getLogger("alien.errors")
@@ -38,6 +39,7 @@ STATUS = {
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "REQUEST_HEADERS_TOO_LARGE": 431,
     "INVALID_client_config": 500,
+    "DATABASE_ERROR": 500,
     "GENERIC_ERROR": 500,
     "SERVICE_UNAVAILABLE": 503,
 }
@@ -52,7 +54,11 @@ CODE_FOR_STATUS = {
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
-RETRYABLE = {"DEPLOYMENT_LOCKED", "GENERIC_ERROR", "REQUEST_TIMEOUT", "SERVICE_UNAVAILABLE"}
+#: The reference's flags (docs/behaviour.md §10); our own 408 and 503 are retryable too.
+RETRYABLE = {"DEPLOYMENT_LOCKED", "DATABASE_ERROR", "REQUEST_TIMEOUT", "SERVICE_UNAVAILABLE"}
+INTERNAL = {"DATABASE_ERROR"}
+#: The reference's Unauthorized/Forbidden/BadRequest carry their message as `context.reason`.
+REASON_IN_CONTEXT = {"UNAUTHORIZED", "FORBIDDEN", "BAD_REQUEST"}
 INTERNAL_ERROR_MESSAGE = "Internal server error"
 #: An error body echoes at most this much of anything (a message, each context string, each
 #: context list), however large the input it describes (docs/behaviour.md §11).
@@ -75,7 +81,7 @@ def alien_response(
         status_code=status,
         mimetype="application/json",
         content_type="application/json",
-        body=json.dumps(body),
+        body=json.dumps(body, separators=(",", ":")),  # compact, like every other response
         headers=headers,
     )
 
@@ -94,10 +100,13 @@ def _bounded(value: Any) -> Any:
 def alien_body(code: str, message: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
     """The AlienError document, also for answers written below the app (the worker's protocol,
     /ready)."""
-    body: dict[str, Any] = {"code": code, "message": clip(message, MAX_ECHO_CHARS)}
+    message = clip(message, MAX_ECHO_CHARS)
+    if code in REASON_IN_CONTEXT:
+        context = {"reason": message} | (context or {})
+    body: dict[str, Any] = {"code": code, "message": message}
     if context:
         body["context"] = _bounded(context)
-    body |= {"retryable": code in RETRYABLE, "internal": code == "GENERIC_ERROR",
+    body |= {"retryable": code in RETRYABLE, "internal": code in INTERNAL,
              "httpStatusCode": STATUS[code]}  # fmt: skip
     return body
 
@@ -105,6 +114,13 @@ def alien_body(code: str, message: str, context: dict[str, Any] | None = None) -
 def internal_error(exc: BaseException) -> ConnexionResponse:
     log.error("unhandled error: %r", exc, exc_info=exc)
     return alien_response("GENERIC_ERROR", INTERNAL_ERROR_MESSAGE)
+
+
+def handle_database(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """The database failed (unreachable, restarted, busy, no pooled connection): the
+    reference's retryable DATABASE_ERROR; the driver's own words go to the log only."""
+    log.error("database failure: %r", exc, exc_info=exc)
+    return alien_response("DATABASE_ERROR", f"Database operation failed: {failure_summary(exc)}")
 
 
 def handle_domain(_request: ConnexionRequest, exc: DomainError) -> ConnexionResponse:
@@ -188,6 +204,8 @@ def install(app: FlaskApp, spec: dict[str, Any]) -> None:
         return alien_response(code, message, headers=_safe_headers(exc.headers))
 
     app.add_error_handler(DomainError, handle_domain)
+    for failure in DATABASE_FAILURES:
+        app.add_error_handler(failure, handle_database)
     app.add_error_handler(ProblemException, handle_problem)
     app.add_error_handler(HTTPException, handle_http)
     app.add_error_handler(Exception, handle_any)

@@ -79,6 +79,9 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     stamp_request_ids()
     logging.basicConfig(level=level, handlers=[handler(log_format)])  # no-op under gunicorn
     logging.getLogger("alien").setLevel(level)
+    # Peewee logs every query with its parameters at DEBUG, and parameters hold secrets
+    # (environment variable values): never below INFO, whatever ALIEN_LOG_LEVEL says.
+    logging.getLogger("peewee").setLevel(max(logging.INFO, logging.getLevelName(level)))
     for name in ("gunicorn.error", "gunicorn.access", "uvicorn.error", "uvicorn.access"):
         for existing in logging.getLogger(name).handlers:
             existing.setFormatter(formatter(log_format))

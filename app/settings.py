@@ -193,10 +193,17 @@ def cloud(env: str, platform: str, show: Callable[[Any], str] | None = None) -> 
                    "unset", show)  # fmt: skip
 
 
-def _log_format(value: str) -> str:
-    if value.strip().lower() not in LOG_FORMATS:
-        raise ValueError(f"ALIEN_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
-    return value.strip().lower()
+ORIGIN = re.compile(r"^https?://[^/\s]+$")
+
+
+def origins(raw: str) -> tuple[str, ...]:
+    listed = tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+    if not listed or any(o != "*" and not ORIGIN.match(o) for o in listed):
+        raise ValueError(
+            "'*' or a comma-separated list of origins such as https://dash.example.com "
+            "(scheme and host, optional port, no path)"
+        )
+    return listed
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,12 @@ class CloudSettings:
     kubeconfig: str | None = cloud("KUBECONFIG", "kubernetes")
     kubernetes_host: str | None = cloud("KUBERNETES_SERVICE_HOST", "kubernetes")
     kubernetes_namespace: str | None = cloud("KUBERNETES_NAMESPACE", "kubernetes")
+    local_state_directory: str | None = setting(
+        "ALIEN_LOCAL_STATE_DIRECTORY", None, text,
+        "the `state_directory` handed to `local` deployments by resolve-credentials (the local "
+        "platform's directory, as the reference server; not `ALIEN_STATE_DIR`)",
+        "`/tmp/alien-local`",
+    )  # fmt: skip
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CloudSettings:
@@ -300,6 +313,12 @@ class Settings:
         "largest stored JSON document (`stackSettings`, `stackState`, `environmentInfo`, "
         "`runtimeMetadata`, a release's `stack`, `gitMetadata`) as compact UTF-8 JSON; larger "
         "answers 400",
+    )  # fmt: skip
+    cors_origins: tuple[str, ...] = setting(
+        "ALIEN_CORS_ORIGINS", ("*",), origins,
+        "origins browsers may call the API from: `*` (any, as the reference server) or a "
+        "comma-separated list such as `https://dash.example.com,http://localhost:3000`; "
+        "preflights are answered, error responses carry the headers too", "`*`",
     )  # fmt: skip
     # Serving (docs/behaviour.md §12): read by app/gunicorn_conf.py and the worker.
     body_timeout_seconds: float = setting(

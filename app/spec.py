@@ -10,6 +10,8 @@ spec (tests/app/test_spec.py proves it), for the defects listed in CONFORMANCE.m
    so error bodies returned by handlers are validated too.
 4. `extension_parameters`: the optional paging (`limit`, `cursor`), `include[]` and `force`
    parameters of docs/behaviour.md §4 and §5.2, so Connexion validates and passes them.
+5. `environment_variables`: `CreateDeploymentRequest.environmentVariables`, which the reference
+   accepts and stores though its spec omits it (docs/behaviour.md §10), so it is validated.
 
 Nullable beside `$ref`/`allOf`, int32/int64 ranges and non-UTF-8 bodies are handled in
 app/validation.py instead, leaving even the in-memory schemas untouched.
@@ -108,7 +110,40 @@ def extension_parameters(spec: dict[str, Any]) -> None:
         )
 
 
-FIXES = (bearer_scheme, secure_everything, error_responses, extension_parameters)
+#: The reference's alien_core::EnvironmentVariable (crates/alien-core/src/deployment.rs), which
+#: the spec does not contain: serde ignores unknown keys, so additional properties are allowed.
+ENVIRONMENT_VARIABLE = {
+    "type": "object",
+    "required": ["name", "value", "type"],
+    "properties": {
+        "name": {"type": "string"},
+        "value": {"type": "string"},
+        "type": {"type": "string", "enum": ["plain", "secret"]},
+        "targetResources": {"type": "array", "items": {"type": "string"}, "nullable": True},
+    },
+}
+
+
+def environment_variables(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    schemas.setdefault("EnvironmentVariable", copy.deepcopy(ENVIRONMENT_VARIABLE))
+    schemas["CreateDeploymentRequest"]["properties"].setdefault(
+        "environmentVariables",
+        {
+            "type": "array",
+            "nullable": True,
+            "items": {"$ref": "#/components/schemas/EnvironmentVariable"},
+        },
+    )
+
+
+FIXES = (
+    bearer_scheme,
+    secure_everything,
+    error_responses,
+    extension_parameters,
+    environment_variables,
+)
 
 
 def overlay(raw: dict[str, Any]) -> dict[str, Any]:

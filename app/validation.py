@@ -298,6 +298,11 @@ class SpecContract:
     def git_fields(self) -> tuple[str, ...]:
         return schema_properties("GitMetadata")
 
+    @property
+    def stack_settings_fields(self) -> tuple[str, ...]:
+        """The settings a deployment keeps (StackSettings' properties, docs/behaviour.md §10)."""
+        return schema_properties("StackSettings")
+
     def stack_problem(self, stack: Any) -> str | None:
         """The first way `stack` fails the spec's own `#/components/schemas/Stack`, or None."""
         return stack_error(stack)

@@ -46,7 +46,7 @@ OPERATIONS: dict[str, Operation] = {
         deployment_groups.create_deployment_group_token, (CALLER,)
     ),
     "list_deployments": Operation(deployments.list_deployments, (CALLER,)),
-    "create_deployment": Operation(deployments.create_deployment, (CALLER,)),
+    "create_deployment": Operation(deployments.create_deployment, (CALLER, CONTRACT)),
     "get_deployment": Operation(deployments.get_deployment, (CALLER,)),
     "get_deployment_info": Operation(deployments.get_deployment_info, (CALLER, BASE_URL)),
     "delete_deployment": Operation(deployments.delete_deployment, (CALLER,)),

@@ -16,6 +16,6 @@ def resolve_credentials(
     caller: Caller, client_config: Callable[[str], dict[str, Any] | None], body: dict[str, Any]
 ) -> dict[str, Any]:
     deployment = Deployment.existing(body["deploymentId"])
-    caller.require_not_deployment("resolve credentials")
+    caller.require_admin_or_group_token()
     caller.require_group(deployment.deployment_group_id)
     return {"clientConfig": client_config(deployment.platform)}

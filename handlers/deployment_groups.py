@@ -21,10 +21,7 @@ def list_deployment_groups(
     caller: Caller, limit: int | None = None, cursor: str | None = None
 ) -> dict[str, Any]:
     groups, next_cursor = DeploymentGroup.page(caller.listed_groups, limit, cursor)
-    page: dict[str, Any] = {"items": [_render(g) for g in groups]}
-    if next_cursor is not None:
-        page["nextCursor"] = next_cursor
-    return page
+    return {"items": [_render(g) for g in groups], "nextCursor": next_cursor}
 
 
 def create_deployment_group(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:

@@ -4,7 +4,9 @@ from typing import Any
 
 from handlers.render import iso, present
 from models import lifecycle
-from models.deployments import Deployment
+from models.contract import Contract
+from models.deployments import Deployment, normal_environment_variables, normal_stack_settings
+from models.errors import ACCESS_DENIED, GROUP_TOKEN_REQUIRED
 from models.groups import DeploymentGroup
 from models.releases import Release
 from models.tokens import Caller
@@ -33,10 +35,10 @@ def _render(d: Deployment, group: DeploymentGroup | None = None) -> dict[str, An
     )
 
 
-def _visible(caller: Caller, deployment_id: str) -> Deployment:
+def _visible(caller: Caller, deployment_id: str, denied: str = ACCESS_DENIED) -> Deployment:
     """404 for a missing deployment before 403 for one out of scope (docs/behaviour.md §2)."""
     deployment = Deployment.existing(deployment_id)
-    caller.require_deployment(deployment.id, deployment.deployment_group_id)
+    caller.require_deployment(deployment.id, deployment.deployment_group_id, denied)
     return deployment
 
 
@@ -49,20 +51,21 @@ def list_deployments(
 ) -> dict[str, Any]:
     rows, next_cursor = Deployment.page(caller.listed_group(deployment_group_id), limit, cursor)
     groups = Deployment.groups_of(rows) if include and INCLUDE_GROUP in include else {}
-    page: dict[str, Any] = {"items": [_render(d, groups.get(d.deployment_group_id)) for d in rows]}
-    if next_cursor is not None:
-        page["nextCursor"] = next_cursor
-    return page
+    items = [_render(d, groups.get(d.deployment_group_id)) for d in rows]
+    return {"items": items, "nextCursor": next_cursor}  # null on the last page, never absent
 
 
-def create_deployment(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def create_deployment(
+    caller: Caller, contract: Contract, body: dict[str, Any]
+) -> tuple[dict[str, Any], int]:
     group_id = lifecycle.target_group(caller, body.get("deploymentGroupId"))
     deployment, token = lifecycle.create_deployment(
         group_id,
         body["name"],
         body["platform"],
-        body.get("stackSettings"),
+        normal_stack_settings(body.get("stackSettings"), contract.stack_settings_fields),
         mint_token=not caller.is_admin,
+        environment_variables=normal_environment_variables(body.get("environmentVariables")),
     )
     return {"deployment": _render(deployment)} | present(token=token), 201
 
@@ -95,10 +98,10 @@ def delete_deployment(caller: Caller, id_: str, force: bool = False) -> tuple[di
 
 
 def retry_deployment(caller: Caller, id_: str) -> dict[str, Any]:
-    _visible(caller, id_).request_retry()
+    _visible(caller, id_, GROUP_TOKEN_REQUIRED).request_retry()
     return {"success": True}
 
 
 def redeploy(caller: Caller, id_: str) -> dict[str, Any]:
-    _visible(caller, id_).request_redeploy()
+    _visible(caller, id_, GROUP_TOKEN_REQUIRED).request_redeploy()
     return {"success": True}

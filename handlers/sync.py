@@ -10,7 +10,7 @@ from handlers.render import present
 from models import lifecycle, sync
 from models.contract import Contract
 from models.deployments import Deployment
-from models.releases import Release
+from models.releases import Release, with_reference_defaults
 from models.tokens import Caller
 
 
@@ -110,11 +110,16 @@ def _stored_release_info(
         return None
     stack = Release.stack_of(release_id, platform)
     if stack is not None:
-        return {"releaseId": release_id, "stack": stack}
+        return {"releaseId": release_id, "stack": with_reference_defaults(stack)}
     if reported is not None and reported.get("releaseId") == release_id:
         return present(**reported)
     return None
 
 
 def _release_info(release: Release, platform: str) -> dict[str, Any]:
-    return {"releaseId": release.id, "stack": release.stack_for(platform)}
+    """A release as the sync protocol hands it out: its stack for the platform, with the
+    defaults the reference's Stack model adds (docs/behaviour.md §10), so that operator_sync's
+    target and reconcile's current/target releases are the same document."""
+    stack = release.stack_for(platform)
+    assert stack is not None  # callers only pass releases with a stack for the platform
+    return {"releaseId": release.id, "stack": with_reference_defaults(stack)}

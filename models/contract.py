@@ -17,6 +17,11 @@ class Contract(Protocol):
         """The fields of a release's git metadata."""
         ...
 
+    @property
+    def stack_settings_fields(self) -> tuple[str, ...]:
+        """The settings a deployment keeps (StackSettings' properties, docs/behaviour.md §10)."""
+        ...
+
     def stack_problem(self, stack: Any) -> str | None:
         """The first way `stack` fails the spec's Stack schema, or None."""
         ...

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import peewee
 import psycopg
 from playhouse.db_url import parse as parse_db_url
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
 from models.errors import NotFound
 
@@ -269,6 +269,25 @@ def advisory_lock(name: str, shared: bool = False) -> None:
     db.execute_sql(
         f"SELECT {function}(hashtext(%s), hashtext(coalesce(current_schema(), '')))", (name,)
     )
+
+
+#: Failures of the database itself, not of the code using it: a lost or refused connection,
+#: a busy database, an exhausted pool. An IntegrityError or ProgrammingError is a bug, and stays
+#: an unexpected error.
+DATABASE_FAILURES: tuple[type[Exception], ...] = (
+    peewee.OperationalError,
+    peewee.InterfaceError,
+    MaxConnectionsExceeded,
+)
+
+
+def failure_summary(exc: BaseException) -> str:
+    """A few words on a database failure for a client: never SQL, a table, a host or a path."""
+    if isinstance(exc, MaxConnectionsExceeded):
+        return "no database connection available"
+    if isinstance(exc, peewee.OperationalError) and "locked" in str(exc):
+        return "database is busy"
+    return "database unavailable"
 
 
 def is_postgres() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import peewee
@@ -20,6 +21,41 @@ STATUSES = (
 )  # fmt: skip
 FAILED = frozenset(s for s in STATUSES if s.endswith("-failed"))
 DELETING = frozenset({"delete-pending", "deleting", "delete-failed", "deleted"})
+
+#: StackSettings values the reference leaves out when it stores and serialises the settings
+#: (crates/alien-core/src/stack_settings.rs: `skip_serializing_if = "is_default_*"`). The spec's
+#: StackSettings schema declares no defaults, so they are written here; the properties come
+#: from the spec.
+STACK_SETTINGS_DEFAULTS = {
+    "deploymentModel": "push",
+    "updates": "auto",
+    "telemetry": "auto",
+    "heartbeats": "on",
+}
+
+
+def normal_environment_variables(sent: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Environment variables (already valid against the spec overlay's EnvironmentVariable) as
+    the reference stores them: its fields only, `targetResources` left out when null."""
+    if sent is None:
+        return None
+    return [
+        {"name": v["name"], "value": v["value"], "type": v["type"]}
+        | ({} if v.get("targetResources") is None else {"targetResources": v["targetResources"]})
+        for v in sent
+    ]
+
+
+def normal_stack_settings(sent: dict[str, Any] | None, declared: Iterable[str]) -> dict[str, Any]:
+    """Stack settings as the reference's typed model keeps them (docs/behaviour.md §10): only
+    the `declared` properties (the spec's StackSettings), none that is null (`network`,
+    `domains`: `skip_serializing_if = "Option::is_none"`) or equal to its default."""
+    sent = sent or {}
+    return {
+        key: sent[key]
+        for key in declared
+        if sent.get(key) is not None and sent[key] != STACK_SETTINGS_DEFAULTS.get(key)
+    }
 
 
 class Deployment(BaseModel):
@@ -62,6 +98,7 @@ class Deployment(BaseModel):
         platform: str,
         stack_settings: dict[str, Any] | None,
         desired_release_id: str | None,
+        environment_variables: list[dict[str, Any]] | None = None,
     ) -> Deployment:
         return cls.create(
             id=f"dep_{uuid.uuid4()}",
@@ -71,6 +108,7 @@ class Deployment(BaseModel):
             status="pending",
             stack_settings=stack_settings or {},
             desired_release_id=desired_release_id,
+            user_environment_variables=environment_variables,
             retry_requested=False,
             created_at=clock.now(),
         )

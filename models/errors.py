@@ -1,4 +1,8 @@
-"""Domain errors. Each carries the spec's AlienError `code`; app/errors.py maps codes to HTTP."""
+"""Domain errors. Each carries the spec's AlienError `code`; app/errors.py maps codes to HTTP.
+
+Messages and contexts are the reference server's own (docs/behaviour.md §10), so a client that
+matches on them works against both servers.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +26,31 @@ class Forbidden(DomainError):
     code = "FORBIDDEN"
 
 
+#: The reference's Forbidden reasons (its routes/auth.rs helpers and route checks).
+ACCESS_DENIED = "Access denied"
+GROUP_TOKEN_REQUIRED = "Access denied: requires admin or matching deployment group token"
+ANY_GROUP_TOKEN_REQUIRED = "Access denied: requires admin or deployment group token"
+ADMIN_REQUIRED = "Admin access required"
+
+
 class MaxDeploymentsReached(DomainError):
     code = "MAX_DEPLOYMENTS_REACHED"
+
+    def __init__(self, group_id: str, max_deployments: int) -> None:
+        super().__init__(
+            f"Deployment group '{group_id}' has reached maximum deployments ({max_deployments})",
+            {"deployment_group_id": group_id, "max_deployments": max_deployments},
+        )
 
 
 class DeploymentLocked(DomainError):
     code = "DEPLOYMENT_LOCKED"
+
+    def __init__(self, deployment_id: str, locked_by: str | None) -> None:
+        super().__init__(
+            f"Deployment '{deployment_id}' is locked",
+            {"deployment_id": deployment_id, "locked_by": locked_by},
+        )
 
 
 class InvalidClientConfig(DomainError):

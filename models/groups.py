@@ -65,11 +65,7 @@ class DeploymentGroup(BaseModel):
         if updated:
             return
         group = cls.existing(group_id)
-        raise MaxDeploymentsReached(
-            f"Deployment group '{group_id}' has reached its maximum of "
-            f"{group.max_deployments} deployments",
-            {"deployment_group_id": group_id, "max_deployments": group.max_deployments},
-        )
+        raise MaxDeploymentsReached(group_id, group.max_deployments)
 
     @classmethod
     def release_slot(cls, group_id: str) -> None:

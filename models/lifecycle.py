@@ -42,13 +42,19 @@ def create_deployment(
     stack_settings: dict[str, Any] | None = None,
     *,
     mint_token: bool,
+    environment_variables: list[dict[str, Any]] | None = None,
 ) -> tuple[Deployment, str | None]:
     """Insert a pending deployment aimed at the newest release for its platform."""
     with db.atomic():
         release_fence(shared=True)  # "the newest release" must not miss one being created
         DeploymentGroup.reserve_slot(group_id)
         deployment = Deployment.new(
-            group_id, name, platform, stack_settings, Release.newest_for_platform(platform)
+            group_id,
+            name,
+            platform,
+            stack_settings,
+            Release.newest_for_platform(platform),
+            environment_variables,
         )
         token = Token.mint(DEPLOYMENT, group_id, deployment.id) if mint_token else None
     return deployment, token

@@ -50,4 +50,4 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
             raise ValueError("timestamp out of range")
         return int(micros), ident
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("Invalid cursor", {"reason": "not a cursor this server issued"}) from exc
+        raise BadRequest("Invalid cursor: not a cursor this server issued") from exc

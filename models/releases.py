@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any
 
@@ -91,6 +92,32 @@ class Release(BaseModel):
     def stack_for(self, platform: str) -> dict[str, Any] | None:
         stack: dict[str, Any] | None = self.stack.get(platform)
         return stack
+
+
+#: What the reference's typed `Stack` fills in when it re-serialises a stored stack, as
+#: operator_sync does (docs/behaviour.md §10). The spec's Stack schema declares no defaults, so
+#: they come from the reference's model: crates/alien-core/src/stack.rs (`#[serde(default)]` on
+#: Stack.permissions and ResourceEntry.remote_access) and crates/alien-core/src/permissions.rs
+#: (PermissionsConfig::new: no profiles, `ManagementPermissions::Auto`; `#[serde(default)]` on
+#: its management).
+STACK_DEFAULTS: dict[str, Any] = {"permissions": {"profiles": {}, "management": "auto"}}
+PERMISSIONS_DEFAULTS: dict[str, Any] = {"management": "auto"}
+RESOURCE_ENTRY_DEFAULTS: dict[str, Any] = {"remoteAccess": False}
+
+
+def with_reference_defaults(stack: dict[str, Any]) -> dict[str, Any]:
+    """A spec-valid Stack with the reference's defaults filled in (a new dict; `stack` is kept).
+
+    Resource `config`s are left as they are: their defaults belong to each resource type's
+    own model, which the spec types as a free-form BaseResource.
+    """
+    filled = copy.deepcopy(STACK_DEFAULTS) | copy.deepcopy(stack)
+    filled["permissions"] = PERMISSIONS_DEFAULTS | filled["permissions"]
+    filled["resources"] = {
+        resource_id: RESOURCE_ENTRY_DEFAULTS | entry
+        for resource_id, entry in filled["resources"].items()
+    }
+    return filled
 
 
 class ReleasePlatform(BaseModel):

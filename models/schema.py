@@ -97,7 +97,8 @@ def bootstrap(admin_token: str | None, dev_mode: bool) -> str | None:
     admin token is active (all revoked), a new one is minted.
     """
     with exclusive():
-        if dev_mode and DeploymentGroup.get_or_none(DeploymentGroup.id == DEV_GROUP_ID) is None:
+        # As the reference's dev mode: a `local-dev` group only for a database with no group.
+        if dev_mode and not DeploymentGroup.select().exists():
             DeploymentGroup.create(
                 id=DEV_GROUP_ID, name=DEV_GROUP_ID, max_deployments=100, created_at=clock.now()
             )

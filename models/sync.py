@@ -125,10 +125,7 @@ def reconcile(
         caller.require_deployment(deployment.id, deployment.deployment_group_id)
         now = clock.now()
         if is_held_by_other(deployment, session, now, ttl_seconds):
-            raise DeploymentLocked(
-                f"Deployment '{deployment_id}' is locked by another session",
-                {"deployment_id": deployment_id},
-            )
+            raise DeploymentLocked(deployment_id, deployment.locked_by)
         if state["platform"] != deployment.platform:
             raise BadRequest(
                 f"State platform '{state['platform']}' does not match the deployment's "

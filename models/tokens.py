@@ -21,7 +21,13 @@ import peewee
 
 from models import clock
 from models.db import BaseModel, TimestampField, db
-from models.errors import Forbidden
+from models.errors import (
+    ACCESS_DENIED,
+    ADMIN_REQUIRED,
+    ANY_GROUP_TOKEN_REQUIRED,
+    GROUP_TOKEN_REQUIRED,
+    Forbidden,
+)
 from models.groups import DeploymentGroup
 
 ADMIN, GROUP, DEPLOYMENT = "admin", "deployment-group", "deployment"
@@ -210,7 +216,7 @@ class Caller:
 
     def require_admin(self) -> None:
         if not self.is_admin:
-            raise Forbidden("Admin access required")
+            raise Forbidden(ADMIN_REQUIRED)
 
     def require_not_deployment(self, action: str) -> None:
         """What only admins and DG tokens may do (list, create, resolve credentials)."""
@@ -220,17 +226,33 @@ class Caller:
     def require_group(self, group_id: str) -> None:
         """Admins reach every group; tokens only their own."""
         if not self.is_admin and group_id != self.group_id:
-            raise Forbidden("Access denied: the token is scoped to another deployment group")
+            raise Forbidden(GROUP_TOKEN_REQUIRED)
+
+    def require_admin_or_group_token(self) -> None:
+        """What deployment tokens may not do, in the reference's words (its routes/auth.rs
+        require_admin_or_any_group: resolve credentials)."""
+        if self.kind == DEPLOYMENT:
+            raise Forbidden(ANY_GROUP_TOKEN_REQUIRED)
 
     def require_deployment_id(self, deployment_id: str) -> None:
         """A deployment token reaches its own deployment only (the group check aside)."""
         if self.kind == DEPLOYMENT and deployment_id != self.deployment_id:
-            raise Forbidden("Access denied: the token is scoped to another deployment")
+            raise Forbidden(ACCESS_DENIED)
 
-    def require_deployment(self, deployment_id: str, group_id: str) -> None:
-        """Admins reach every deployment, DG tokens their group's, deployment tokens their own."""
-        self.require_deployment_id(deployment_id)
-        self.require_group(group_id)
+    def require_deployment(
+        self, deployment_id: str, group_id: str, denied: str = ACCESS_DENIED
+    ) -> None:
+        """Admins reach every deployment, DG tokens their group's, deployment tokens their own.
+
+        `denied` is the reason the reference gives for the operation at hand: "Access denied"
+        for reads and sync calls, the group-token reason for retry and redeploy.
+        """
+        if self.is_admin:
+            return
+        if group_id != self.group_id or (
+            self.kind == DEPLOYMENT and deployment_id != self.deployment_id
+        ):
+            raise Forbidden(denied)
 
     def listed_group(self, requested: str | None) -> str | None:
         """The group whose deployments a list shows: any asked for (None: all) for admins, a
@@ -247,4 +269,5 @@ class Caller:
         return None if self.is_admin else self.group_id
 
 
-DEV_CALLER = Caller(kind=ADMIN, token_id="local-dev")
+#: Dev mode's caller: the reference's permissive validator names it "dev" (whoami's `id`).
+DEV_CALLER = Caller(kind=ADMIN, token_id="dev")

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from app.spec import operations, raw_spec
-from tests.helpers import bearer
+from tests.helpers import ContractClient, bearer
 
 SECURED = sorted(
     (op["operationId"], method, path.replace("{id}", "dep_missing"))
@@ -21,6 +21,7 @@ BAD_AUTH = {
     "lower-case bearer": ({"Authorization": "bearer ax_admin_x"}, "Authorization header must use Bearer scheme"),
     "unknown token": (bearer("ax_admin_" + "f" * 40), "Invalid token"),
     "empty bearer": ({"Authorization": "Bearer "}, "Invalid token"),
+    "empty header": ({"Authorization": ""}, "Authorization header must use Bearer scheme"),
 }  # fmt: skip
 
 
@@ -31,6 +32,10 @@ def test_every_operation_but_health_is_secured():
 @pytest.mark.parametrize("case", BAD_AUTH, ids=str)
 @pytest.mark.parametrize(("op_id", "method", "path"), SECURED, ids=[s[0] for s in SECURED])
 def test_unauthenticated_calls_get_401(client, op_id, method, path, case):
+    """reference: crates/alien-manager/src/providers/token_db_validator.rs and routes/auth.rs:
+    no header "Authentication required"; a header without the `Bearer ` prefix (empty
+    included) "Authorization header must use Bearer scheme"; an unknown token "Invalid token";
+    the message repeated as `context.reason` (error.rs: Unauthorized { reason })."""
     headers, message = BAD_AUTH[case]
     # An invalid body too: the caller must learn nothing about the request shape.
     response = client.request(method, path, headers=headers, json={"not": "valid"})
@@ -39,10 +44,13 @@ def test_unauthenticated_calls_get_401(client, op_id, method, path, case):
     body = response.json()
     assert body["code"] == "UNAUTHORIZED"
     assert body["message"] == message
+    assert body["context"] == {"reason": message}
+    assert body["retryable"] is False and body["internal"] is False
     assert body["httpStatusCode"] == 401
 
 
 def test_health_needs_no_token(client):
+    """reference: crates/alien-manager/src/routes/health.rs: `{"status": "healthy"}`."""
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "healthy"}
@@ -126,11 +134,34 @@ class TestDevMode:
 
         return replace(settings, dev_mode=True, admin_token=None)
 
-    def test_every_request_is_an_admin(self, client):
+    def test_every_request_is_an_admin_named_dev(self, client):
+        """reference: crates/alien-manager/src/providers/permissive_auth.rs: every request is
+        an admin whose token id is "dev", which whoami returns as `id`."""
         for headers in ({}, bearer("anything"), {"Authorization": "Basic x"}):
             body = client.get("/v1/whoami", headers=headers).json()
-            assert body["scope"] == {"type": "admin"}
+            assert body == {"kind": "serviceAccount", "id": "dev", "scope": {"type": "admin"}}
 
     def test_local_dev_group_exists(self, client):
         body = client.get("/v1/deployment-groups/local-dev").json()
         assert body["name"] == "local-dev" and body["maxDeployments"] == 100
+
+    def test_local_dev_group_only_when_no_group_exists(self, settings):
+        """reference: crates/alien-manager/src/builder.rs: in dev mode the `local-dev` group is
+        created only when listing the groups finds none."""
+        from dataclasses import replace
+
+        from app import create_app
+
+        admin_token = "ax_admin_" + "0" * 40
+        with ContractClient(
+            create_app(replace(settings, dev_mode=False, admin_token=admin_token))
+        ) as normal:
+            made = normal.post(
+                "/v1/deployment-groups", json={"name": "mine"}, headers=bearer(admin_token)
+            )
+            assert made.status_code == 200, made.text
+        with ContractClient(create_app(settings)) as dev:
+            names = [g["name"] for g in dev.get("/v1/deployment-groups").json()["items"]]
+            missing = dev.get("/v1/deployment-groups/local-dev")
+        assert names == ["mine"]
+        assert missing.status_code == 404

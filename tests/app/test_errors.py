@@ -153,7 +153,8 @@ def test_unexpected_exception_is_a_generic_500_with_details_only_in_the_log(
     with TestClient(broken_app, raise_server_exceptions=False) as raw_client:
         response = raw_client.get("/v1/whoami", headers=admin)
     body = assert_error(response, 500, "GENERIC_ERROR", "Internal server error")
-    assert body["internal"] is True
+    # reference: crates/alien-error/src/lib.rs: GenericError is neither retryable nor internal
+    assert body["retryable"] is False and body["internal"] is False
     assert "secret" not in response.text and "Traceback" not in response.text
     assert "secret detail" in caplog.text
 

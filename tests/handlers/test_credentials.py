@@ -96,10 +96,23 @@ def test_client_config_per_platform(client, api, platform, expected):
     assert response.json() == {"clientConfig": expected}
 
 
-def test_local_gets_the_state_directory(client, api, settings):
+@pytest.mark.parametrize(
+    ("cloud", "directory"),
+    [(CloudSettings(), "/tmp/alien-local"), (CloudSettings(local_state_directory="/srv/l"), "/srv/l")],
+    ids=["default", "ALIEN_LOCAL_STATE_DIRECTORY"],
+)  # fmt: skip
+def test_local_gets_the_local_platforms_directory(client, api, directory):
+    """reference: crates/alien-client-config/src/client_config_ext.rs, `Platform::Local`:
+    `state_directory` is ALIEN_LOCAL_STATE_DIRECTORY, else /tmp/alien-local; not the server's
+    own state directory."""
     deployment_id, group = deployment_on(api, "local")
     config = resolve(client, group, deployment_id).json()["clientConfig"]
-    assert config == {"platform": "local", "state_directory": str(settings.state_dir)}
+    assert config == {"platform": "local", "state_directory": directory}
+
+
+def test_local_state_directory_is_read_from_its_variable():
+    env = {"ALIEN_LOCAL_STATE_DIRECTORY": "/var/lib/alien-local"}
+    assert Settings.from_env(env).cloud.local_state_directory == "/var/lib/alien-local"
 
 
 @pytest.mark.parametrize("cloud", [CloudSettings(kubernetes_host="10.0.0.1")])
@@ -113,22 +126,34 @@ def test_kubernetes_in_cluster(client, api):
 
 @pytest.mark.parametrize("cloud", [CloudSettings()])
 @pytest.mark.parametrize(
-    "platform, names",
+    "platform, label, reason",
     [
-        ("aws", "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION"),
-        ("gcp", "GOOGLE_CLOUD_PROJECT, GOOGLE_APPLICATION_CREDENTIALS"),
-        ("azure", "AZURE_TENANT_ID, AZURE_SUBSCRIPTION_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET"),
-        ("kubernetes", "KUBECONFIG or KUBERNETES_SERVICE_HOST"),
+        ("aws", "AWS", "Missing AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION environment variables"),
+        ("gcp", "GCP", "Missing GOOGLE_CLOUD_PROJECT, GOOGLE_APPLICATION_CREDENTIALS environment variables"),
+        ("azure", "Azure", "Missing AZURE_TENANT_ID, AZURE_SUBSCRIPTION_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET environment variables"),
+        ("kubernetes", "Kubernetes", "Missing KUBECONFIG or KUBERNETES_SERVICE_HOST environment variable"),
     ],
-)
-def test_missing_cloud_settings_are_invalid_client_config(client, api, platform, names):
+)  # fmt: skip
+def test_missing_cloud_settings_are_invalid_client_config(client, api, platform, label, reason):
+    """reference: crates/alien-client-config/src/client_config_ext.rs wraps the cloud's own
+    InvalidClientConfig (crates/alien-client-core/src/error.rs: "Invalid platform
+    configuration: {message}", context {message, errors}) in another, formatting the inner one
+    as "CODE: message". The reasons are ours: the variables this server reads."""
     deployment_id, group = deployment_on(api, platform)
     response = resolve(client, group, deployment_id)
     assert response.status_code == 500
-    body = response.json()
-    assert body["code"] == "INVALID_client_config" and body["httpStatusCode"] == 500
-    assert body["message"].startswith("Invalid platform configuration: ")
-    assert f"(missing {names})" in body["message"]
+    inner = (
+        f"Failed to create {label} client configuration from environment variables: "
+        f"INVALID_client_config: Invalid platform configuration: {reason}"
+    )
+    assert response.json() == {
+        "code": "INVALID_client_config",
+        "message": f"Invalid platform configuration: {inner}",
+        "context": {"message": inner, "errors": None},
+        "retryable": False,
+        "internal": False,
+        "httpStatusCode": 500,
+    }
 
 
 @pytest.mark.parametrize(
@@ -138,7 +163,7 @@ def test_partial_settings_name_what_is_missing_and_never_the_secrets(client, api
     deployment_id, group = deployment_on(api, "aws")
     response = resolve(client, group, deployment_id)
     assert response.status_code == 500
-    assert "(missing AWS_REGION)" in response.json()["message"]
+    assert response.json()["message"].endswith(": Missing AWS_REGION environment variable")
     assert "aws-secret" not in response.text and "AKIDEXAMPLE" not in response.text
 
 

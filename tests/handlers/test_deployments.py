@@ -41,16 +41,39 @@ def test_created_deployment_shape(client, api):
     assert RFC3339_UTC.match(d["createdAt"])
 
 
-def test_stack_settings_are_kept(client, api):
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ({"deploymentModel": "pull", "heartbeats": "off"}, {"deploymentModel": "pull", "heartbeats": "off"}),
+        ({"deploymentModel": "push", "updates": "auto"}, {}),
+        ({"telemetry": "auto", "heartbeats": "on"}, {}),
+        ({"bogus": 1}, {}),
+        ({"network": None, "domains": None, "updates": "approval-required"}, {"updates": "approval-required"}),
+        ({"telemetry": "off", "domains": {}}, {"telemetry": "off", "domains": {}}),
+        (None, {}),
+    ],
+    ids=["non-defaults", "push and auto", "auto and on", "unknown key", "nulls", "empty domains", "null"],
+)  # fmt: skip
+def test_stack_settings_as_the_reference_normalises_them(client, api, sent, kept):
+    """reference: crates/alien-core/src/stack_settings.rs: the typed StackSettings drops unknown
+    keys and skips `deploymentModel: push`, `updates: auto`, `telemetry: auto`,
+    `heartbeats: on` and null `network`/`domains` when it serialises; stored that way, it is
+    returned that way everywhere: create, get, list, acquire's raw record, operator_sync."""
     api.group()
-    settings = {"deploymentModel": "pull", "heartbeats": "off", "network": None}
-    d = client.post(
+    created = client.post(
         "/v1/deployments",
-        json={"name": "d", "platform": "aws", "stackSettings": settings},
+        json={"name": "d", "platform": "aws", "stackSettings": sent},
         headers=api.admin,
-    ).json()
-    assert d["deployment"]["stackSettings"] == settings
-    assert api.get(f"/v1/deployments/{d['deployment']['id']}")["stackSettings"] == settings
+    ).json()["deployment"]
+    assert created["stackSettings"] == kept
+    assert api.get(f"/v1/deployments/{created['id']}")["stackSettings"] == kept
+    assert [d["stackSettings"] for d in api.get("/v1/deployments")["items"]] == [kept]
+    release_id = api.release(aws=stack())
+    synced = client.post("/v1/sync", json={"deploymentId": created["id"]}, headers=api.admin)
+    assert synced.json()["target"]["releaseInfo"]["releaseId"] == release_id
+    assert synced.json()["target"]["config"] == kept
+    leased = client.post("/v1/sync/acquire", json={"session": "s"}, headers=api.admin).json()
+    assert [d["deployment"]["stack_settings"] for d in leased["deployments"]] == [kept]
 
 
 def test_admin_without_group_id_uses_the_newest_group(client, api):
@@ -246,7 +269,21 @@ class TestPaging:
         ids = [api.deployment(token, f"d{i}")[0] for i in range(5)]
         page = client.get("/v1/deployments", headers=api.admin).json()
         assert [d["id"] for d in page["items"]] == ids[::-1]
-        assert page.get("nextCursor") is None
+        assert page["nextCursor"] is None
+
+    @pytest.mark.parametrize("path", ["/v1/deployments", "/v1/deployment-groups"])
+    @pytest.mark.parametrize(
+        "params", [{}, {"limit": 5}, {"limit": 1}], ids=["all", "one page", "last page"]
+    )
+    def test_last_page_says_nextcursor_null(self, client, api, path, params):
+        """reference: crates/alien-manager/src/routes/deployments.rs and deployment_groups.rs:
+        `next_cursor: Option<String>` serialised without skip_serializing_if, so a list always
+        carries `"nextCursor": null` when there is no next page; clients index it."""
+        token = api.group_token(api.group())
+        api.deployment(token, "only")
+        response = client.get(path, params=params, headers=api.admin)
+        assert response.json()["nextCursor"] is None
+        assert b'"nextCursor":null' in response.content
 
     @pytest.mark.parametrize("limit", [1, 3, 7, 8, 1000])
     def test_walking_the_pages_returns_each_exactly_once(self, client, api, limit):
@@ -259,7 +296,7 @@ class TestPaging:
             assert len(page["items"]) <= limit
             seen += [d["id"] for d in page["items"]]
             pages += 1
-            cursor = page.get("nextCursor")
+            cursor = page["nextCursor"]
             if cursor is None:
                 break
         assert seen == ids[::-1]
@@ -284,7 +321,7 @@ class TestPaging:
             headers=api.admin,
         ).json()
         assert [g["id"] for g in first["items"] + second["items"]] == ids[::-1]
-        assert second.get("nextCursor") is None
+        assert second["nextCursor"] is None
 
     @pytest.mark.parametrize(
         "cursor",

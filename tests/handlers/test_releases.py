@@ -85,7 +85,8 @@ def test_stack_is_validated_against_the_specs_own_schema(client, admin, bad):
     body = response.json()
     assert body["code"] == "BAD_REQUEST"
     assert body["message"].startswith("Invalid stack format: ")
-    assert body["context"] == {"platform": "gcp"}
+    # reference: crates/alien-manager/src/error.rs: BadRequest { reason }; the platform is ours
+    assert body["context"] == {"reason": body["message"], "platform": "gcp"}
     assert client.get("/v1/releases/latest", headers=admin).status_code == 404
 
 

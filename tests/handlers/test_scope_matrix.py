@@ -50,6 +50,22 @@ MATRIX = [
 ]  # fmt: skip
 
 
+#: The reason of each 403 (message and `context.reason`), as the reference words it
+#: (reference: crates/alien-manager/src/routes/auth.rs helpers and the checks in routes/*.rs);
+#: keyed by operation, or by (operation, caller) where the caller decides.
+ADMIN = "Admin access required"
+GROUP = "Access denied: requires admin or matching deployment group token"
+REASONS = {
+    "get_deployment": "Access denied", "get_deployment_info": "Access denied",
+    "redeploy": GROUP, "retry_deployment": GROUP, "list_deployments": GROUP,
+    "create_deployment": GROUP, "get_deployment_group": GROUP,
+    "delete_deployment": ADMIN, "create_release": ADMIN, "create_deployment_group": ADMIN,
+    "create_deployment_group_token": ADMIN,
+    ("list_deployments", "deployment"): "Deployment tokens cannot list deployments",
+    ("create_deployment", "deployment"): "Deployment tokens cannot create deployments",
+}  # fmt: skip
+
+
 @pytest.fixture
 def scene(world, api):
     sibling_id, sibling = api.deployment(world.group, "sibling")
@@ -106,8 +122,10 @@ def test_scope(client, scene, op, caller, target, status):
     response = call(client, op, scene["callers"][caller], scene, target)
     assert response.status_code == status, response.text
     if status == 403:
+        reason = REASONS.get((op, caller), REASONS[op])
         body = response.json()
-        assert body["code"] == "FORBIDDEN" and body["message"]
+        assert body["code"] == "FORBIDDEN" and body["message"] == reason
+        assert body["context"] == {"reason": reason}
 
 
 def test_messages_for_deployment_tokens(client, world):

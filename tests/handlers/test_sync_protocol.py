@@ -15,6 +15,12 @@ import pytest
 from tests.helpers import acquire, bearer, post, reconcile, resource, stack
 
 APP = stack("app", fn=resource("fn"))
+#: APP as operator_sync hands it out: with the reference's Stack defaults (§10).
+APP_SYNCED = {
+    "id": "app",
+    "resources": {"fn": resource("fn") | {"remoteAccess": False}},
+    "permissions": {"profiles": {}, "management": "auto"},
+}
 ENV = {"platform": "aws", "accountId": "123456789012", "region": "eu-west-1"}
 
 
@@ -39,7 +45,7 @@ def test_push_mode_worker_walks_a_deployment_to_running(client, api, admin):
     for step in ("initial-setup", "provisioning"):
         current = reconcile(client, group, deployment_id, "worker-1", status=step, platform="aws")
         assert current["status"] == step
-        assert current["targetRelease"] == {"releaseId": release_id, "stack": APP}
+        assert current["targetRelease"] == {"releaseId": release_id, "stack": APP_SYNCED}
 
     # Done: the release it deployed becomes current, and nothing is left to deploy.
     deployed = {"releaseId": release_id, "stack": APP}
@@ -56,7 +62,7 @@ def test_push_mode_worker_walks_a_deployment_to_running(client, api, admin):
     assert current == {
         "status": "running",
         "platform": "aws",
-        "currentRelease": deployed,
+        "currentRelease": {"releaseId": release_id, "stack": APP_SYNCED},
         "environmentInfo": ENV,
         "retryRequested": False,
     }
@@ -85,7 +91,7 @@ def test_pull_mode_operator_initializes_syncs_and_reports(client, api):
     # 2. It asks what to deploy: the release and the deployment's settings.
     target = post(client, "/v1/sync", operator, deploymentId=deployment_id)["target"]
     assert target == {
-        "releaseInfo": {"releaseId": first, "stack": APP},
+        "releaseInfo": {"releaseId": first, "stack": APP_SYNCED},
         "config": {"deploymentModel": "pull"},
     }
 
@@ -108,7 +114,51 @@ def test_pull_mode_operator_initializes_syncs_and_reports(client, api):
     # A new release gives it a target again.
     second = api.release(kubernetes=stack("app-v2"))
     target = post(client, "/v1/sync", operator, deploymentId=deployment_id)["target"]
-    assert target["releaseInfo"] == {"releaseId": second, "stack": stack("app-v2")}
+    assert target["releaseInfo"] == {
+        "releaseId": second,
+        "stack": stack("app-v2") | {"permissions": {"profiles": {}, "management": "auto"}},
+    }
+
+
+PROFILE = {"*": ["storage/data-read"]}
+EXTEND = {"extend": {"*": ["queue/data-write"]}}
+
+
+@pytest.mark.parametrize(
+    ("sent", "synced"),
+    [
+        (stack("s"), stack("s") | {"permissions": {"profiles": {}, "management": "auto"}}),
+        (
+            stack("s") | {"permissions": {"profiles": {"worker": PROFILE}}},
+            stack("s") | {"permissions": {"profiles": {"worker": PROFILE}, "management": "auto"}},
+        ),
+        (
+            stack("s") | {"permissions": {"profiles": {}, "management": EXTEND}},
+            stack("s") | {"permissions": {"profiles": {}, "management": EXTEND}},
+        ),
+        (
+            stack("s", a=resource("a"), b=resource("b") | {"remoteAccess": True}),
+            stack("s", a=resource("a") | {"remoteAccess": False},
+                  b=resource("b") | {"remoteAccess": True})
+            | {"permissions": {"profiles": {}, "management": "auto"}},
+        ),
+    ],
+    ids=["bare", "profiles only", "management given", "remote access"],
+)  # fmt: skip
+def test_operator_sync_stack_carries_the_reference_defaults(client, api, sent, synced):
+    """reference: crates/alien-manager/src/routes/sync.rs: operator_sync returns
+    `serde_json::to_value(&r.stack)` of the typed alien_core::Stack, which fills
+    `permissions` (stack.rs `#[serde(default)]`: PermissionsConfig::new(), no profiles,
+    management Auto), `management` (permissions.rs `#[serde(default)]`) and each entry's
+    `remoteAccess` (stack.rs `#[serde(default)]`, false). The release itself keeps what was
+    sent."""
+    group = api.group_token(api.group())
+    response = client.post("/v1/initialize", json={"platform": "local"}, headers=group)
+    deployment_id, operator = response.json()["deploymentId"], bearer(response.json()["token"])
+    release_id = api.release(local=sent)
+    target = post(client, "/v1/sync", operator, deploymentId=deployment_id)["target"]
+    assert target["releaseInfo"] == {"releaseId": release_id, "stack": synced}
+    assert api.get(f"/v1/releases/{release_id}")["stack"] == {"local": sent}
 
 
 # -- acquire ------------------------------------------------------------------------------------

@@ -9,6 +9,12 @@ import pytest
 
 from tests.helpers import acquire, bearer, post, reconcile, stack
 
+
+def synced(stack_id: str) -> dict[str, Any]:
+    """A resource-less stack as the sync protocol hands it out (Stack defaults, §10)."""
+    return stack(stack_id) | {"permissions": {"profiles": {}, "management": "auto"}}
+
+
 FAILURE = {"code": "QUOTA", "message": "quota exceeded", "retryable": False, "internal": False}
 
 
@@ -134,7 +140,7 @@ def test_reconcile_against_another_sessions_live_lock_is_409(client, api, admin,
 def test_reaching_the_desired_release_clears_it(client, api, admin):
     release_id = api.release(aws=stack("a"))
     deployment_id, _ = api.deployment(api.group_token(api.group()), "d", "aws")
-    info = {"releaseId": release_id, "stack": stack("a")}
+    info = {"releaseId": release_id, "stack": synced("a")}
     current = reconcile(client, admin, deployment_id, "s", status="updating", platform="aws")
     assert current["targetRelease"] == info
     current = reconcile(
@@ -165,8 +171,8 @@ def test_a_release_created_during_an_update_is_picked_up_when_it_ends(client, ap
     )
     # ...and picked up once it ends: A is current, B is the next target.
     assert current["status"] == "update-pending"
-    assert current["currentRelease"] == {"releaseId": a, "stack": stack("a")}
-    assert current["targetRelease"] == {"releaseId": b, "stack": stack("b")}
+    assert current["currentRelease"] == {"releaseId": a, "stack": synced("a")}
+    assert current["targetRelease"] == {"releaseId": b, "stack": synced("b")}
     shown = api.get(f"/v1/deployments/{deployment_id}")
     assert (shown["status"], shown["currentReleaseId"], shown["desiredReleaseId"]) == (
         "update-pending",
@@ -241,7 +247,7 @@ def test_operator_sync_is_read_only_and_empty_without_a_target(client, api, admi
     release_id = api.release(aws=stack("a"))
     before = api.get(f"/v1/deployments/{deployment}")
     target = post(client, "/v1/sync", admin, deploymentId=deployment)["target"]
-    assert target == {"releaseInfo": {"releaseId": release_id, "stack": stack("a")}, "config": {}}
+    assert target == {"releaseInfo": {"releaseId": release_id, "stack": synced("a")}, "config": {}}
     assert api.get(f"/v1/deployments/{deployment}") == before
     assert acquire(client, admin, "w")[0]["locked_by"] == "w"  # sync took no lease
 

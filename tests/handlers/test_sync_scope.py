@@ -53,6 +53,9 @@ def call(client: Any, operation: str, headers: dict[str, str], mine: str) -> Any
     return client.post(path, json=body, headers=headers)
 
 
+ANY_GROUP = "Access denied: requires admin or deployment group token"
+MATCHING_GROUP = "Access denied: requires admin or matching deployment group token"
+
 # Expected status per caller, in CALLERS order.
 MATRIX = {
     "reconcile":           (200, 200, 403, 200, 403),
@@ -67,10 +70,18 @@ MATRIX = {
     [(op, caller, row[i]) for op, row in MATRIX.items() for i, caller in enumerate(CALLERS)],
 )
 def test_who_may_act_on_a_deployment(client, scene, operation, caller, expected):
+    """The 403 reasons are the reference's: "Access denied" for the sync calls
+    (crates/alien-manager/src/routes/sync.rs), routes/auth.rs's require_admin_or_any_group and
+    require_admin_or_group for resolve_credentials (routes/credentials.rs)."""
     response = call(client, operation, scene.callers[caller], scene.mine)
     assert response.status_code == expected, response.text
     if expected == 403:
+        reason = "Access denied"
+        if operation == "resolve_credentials":
+            reason = ANY_GROUP if caller.endswith("deployment") else MATCHING_GROUP
         assert response.json()["code"] == "FORBIDDEN"
+        assert response.json()["message"] == reason
+        assert response.json()["context"] == {"reason": reason}
 
 
 @pytest.mark.parametrize("operation", sorted(set(MATRIX) - {"release"}))
