@@ -17,7 +17,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from app import create_app
-from tests import cli, pg
+from harness import pg
+from tests import cli
 from tests.helpers import bearer
 
 NEW_ADMIN = "ax_admin_" + "9" * 40
