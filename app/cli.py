@@ -21,6 +21,7 @@ import click
 from app import open_storage, write_admin_token
 from app.fixtures_cli import fixtures
 from app.settings import ConfigError, Settings
+from handlers.deployment_groups import render as render_group
 from models.db import db
 from models.groups import DEFAULT_MAX_DEPLOYMENTS, DeploymentGroup
 from models.tokens import ADMIN, DEPLOYMENT, GROUP, Token, TokenSelectionError
@@ -184,7 +185,9 @@ def groups() -> None:
 def list_groups(as_json: bool) -> None:
     """Every deployment group: id, name, deployments and limit, created."""
     with storage():
-        rows = [_group(g) for g in DeploymentGroup.select().order_by(DeploymentGroup.created_at)]
+        rows = [
+            render_group(g) for g in DeploymentGroup.select().order_by(DeploymentGroup.created_at)
+        ]
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))
@@ -227,16 +230,6 @@ def check_config() -> None:
     one line naming the variable when one cannot be parsed."""
     rows = load_settings().effective()
     _table(["VARIABLE", "VALUE", "FROM"], [list(row) for row in rows])
-
-
-def _group(group: DeploymentGroup) -> dict[str, Any]:
-    return {
-        "id": group.id,
-        "name": group.name,
-        "deploymentCount": group.deployment_count,
-        "maxDeployments": group.max_deployments,
-        "createdAt": _time(group.created_at),
-    }
 
 
 def _time(moment: datetime | None) -> str | None:

@@ -7,7 +7,8 @@ from models.groups import DeploymentGroup
 from models.tokens import GROUP, Caller, Token
 
 
-def _render(group: DeploymentGroup) -> dict[str, Any]:
+def render(group: DeploymentGroup) -> dict[str, Any]:
+    """A group as the API shows it (also `alien-server groups list --json`)."""
     return {
         "id": group.id,
         "name": group.name,
@@ -21,19 +22,19 @@ def list_deployment_groups(
     caller: Caller, limit: int | None = None, cursor: str | None = None
 ) -> dict[str, Any]:
     groups, next_cursor = DeploymentGroup.page(caller.listed_groups, limit, cursor)
-    return {"items": [_render(g) for g in groups], "nextCursor": next_cursor}
+    return {"items": [render(g) for g in groups], "nextCursor": next_cursor}
 
 
 def create_deployment_group(caller: Caller, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     caller.require_admin()
     group = DeploymentGroup.create_new(body["name"], body.get("maxDeployments"))
-    return _render(group), 200
+    return render(group), 200
 
 
 def get_deployment_group(caller: Caller, id_: str) -> dict[str, Any]:
     group = DeploymentGroup.existing(id_)
     caller.require_group(group.id)
-    return _render(group)
+    return render(group)
 
 
 def create_deployment_group_token(caller: Caller, id_: str) -> dict[str, Any]:

@@ -141,6 +141,7 @@ def test_groups_create_and_list(run, api):
     assert api.get(f"/v1/deployment-groups/{group_id}")["maxDeployments"] == 3
     listed = [json.loads(line) for line in run("groups", "list", "--json").stdout.splitlines()]
     assert [(g["id"], g["name"], g["deploymentCount"]) for g in listed] == [(group_id, "ops", 0)]
+    assert listed == [api.get(f"/v1/deployment-groups/{group_id}")]  # as the API shows it
     assert "ops" in run("groups", "list").stdout
 
 
