@@ -57,7 +57,7 @@ def test_json_lines_from_app_and_gunicorn_with_the_request_id_on_the_error_line(
         ("alien.errors", "ERROR"),
         ("alien.access", "INFO"),
     ]
-    assert "aws credentials are not configured" in of_request[0]["message"]
+    assert "Invalid platform configuration: Missing AWS_ACCESS_KEY_ID" in of_request[0]["message"]
     assert of_request[1] | {"duration_ms": 0} == of_request[1] | {
         "method": "POST", "path": "/v1/resolve-credentials", "status": 500, "duration_ms": 0,
     }  # fmt: skip
