@@ -123,7 +123,7 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
             return
         try:
             os.close(os.open(self.database, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
+        except OSError:  # there already, or a path that cannot be: the first connect says which
             pass
 
     def _set_pragmas(self, conn: Any) -> None:
