@@ -25,7 +25,7 @@ from connexion.resolver import Resolver
 from flask import Response, redirect
 
 import handlers
-from app import cloud, errors, testmode
+from app import cloud, errors, lifecycle, testmode
 from app.auth import bearer_handler
 from app.limits import Limits, StrictJSONProvider
 from app.logs import configure_logging
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     )
     app.add_url_rule("/", "root", lambda: redirect("/ui/"))
     app.add_url_rule("/metrics", "metrics", metrics.serve)
-    app.add_url_rule("/ready", "ready", handlers.health.ready)  # §12, not in spec
+    app.add_url_rule("/ready", "ready", lifecycle.ready)  # §12, not in spec
     app.add_middleware(NoFormBodies, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(PathGuard, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(JsonByDefault, position=MiddlewarePosition.BEFORE_SWAGGER)
