@@ -47,6 +47,8 @@ class Var:
             return "(unset)"
         if isinstance(value, bool):
             return "on" if value else "off"
+        if isinstance(value, tuple):
+            return ",".join(str(item) for item in value)
         return self.show(value) if self.show is not None else str(value)
 
 

@@ -154,7 +154,8 @@ def test_groups_create_refuses_bad_input(run, api, args):
 
 def test_check_config_prints_the_effective_settings_with_secrets_masked(run, settings):
     url = "postgresql://alien:hunter2@db.example:5432/alien"
-    result = run("check-config", DATABASE_URL=url, ALIEN_ADMIN_TOKEN=settings.admin_token)
+    # PORT unset (`make test` exports the Makefile's PORT into the environment), so its default
+    result = run("check-config", DATABASE_URL=url, ALIEN_ADMIN_TOKEN=settings.admin_token, PORT="")
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:]}
     assert lines["DATABASE_URL"] == ["postgresql://alien:***@db.example:5432/alien", "environment"]
