@@ -26,6 +26,10 @@ def backend() -> str:
 
 
 ONLY_REASON = "PostgreSQL only: runs in the ALIEN_TEST_DB=postgres pass of `make test`"
+ONCE_REASON = (
+    "storage-independent (serving, logs, browser, the engine's own logic): runs once, in the "
+    "SQLite pass of `make test`"
+)
 
 
 def only() -> Any:
@@ -34,6 +38,16 @@ def only() -> Any:
     import pytest
 
     return pytest.mark.skip(reason=ONLY_REASON) if backend() != "postgres" else pytest.mark.postgres
+
+
+def once() -> Any:
+    """The mark of a module whose behaviour does not depend on the database (the HTTP serving
+    layer, the log format, the browser, the simulated engine's own logic): it runs in the SQLite
+    pass and is skipped, with one line, in the PostgreSQL pass, to keep `make test` short.
+    Everything that stores or locks runs on both."""
+    import pytest
+
+    return pytest.mark.skip(reason=ONCE_REASON) if backend() == "postgres" else pytest.mark.slow
 
 
 def admin_url() -> str:

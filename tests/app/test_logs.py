@@ -16,7 +16,10 @@ import pytest
 from app import create_app
 from app.logs import formatter
 from app.settings import CLOUD_ENV, Settings
+from harness import pg
 from tests.helpers import ContractClient, bearer
+
+pytestmark = pg.once()  # docs: harness/pg.py
 
 NO_CLOUD = dict.fromkeys(CLOUD_ENV.values(), "")  # resolve-credentials for aws then fails
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness import pg
 from harness.server import LiveServer, read_until_closed, status_of
 
-pytestmark = pytest.mark.slow
+pytestmark = pg.once()  # docs: harness/pg.py
 
 DEADLINE = 4  # body, head and keep-alive timeouts of the server under test, in seconds
 MARGIN = 6  # how much later than the deadline a loaded machine may still close a connection

@@ -18,6 +18,9 @@ import pytest
 
 from app import OVERLAY_PATH
 from app.spec import overlay, raw_bytes, raw_spec
+from harness import pg
+
+pytestmark = pg.once()  # docs: harness/pg.py
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -13,10 +13,13 @@ import pytest
 from click.testing import CliRunner
 
 from app.settings import Settings
+from harness import pg
 from harness.server import ROOT
 from simulator.cli import command
 from simulator.engine import Summary
 from tests.simulator.conftest import stack, wait_until
+
+pytestmark = pg.once()  # docs: harness/pg.py
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
+from harness import pg
 from simulator.api import ApiError
 from simulator.engine import Engine
 from tests.simulator.conftest import stack
+
+pytestmark = pg.once()  # docs: harness/pg.py
 
 
 class FakeApi:

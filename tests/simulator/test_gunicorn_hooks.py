@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from app.settings import Settings
+from harness import pg
 from harness.server import LiveServer
 from tests.simulator.conftest import Arranger, stack, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = pg.once()  # docs: harness/pg.py
 
 #: The server's own gunicorn configuration (app/gunicorn_conf.py, when there is one) imports the
 #: hooks; without it, the hooks module is the configuration.

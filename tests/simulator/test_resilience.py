@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
+from harness import pg
 from harness.server import ROOT
 from tests.simulator.conftest import Arranger, stack, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = pg.once()  # docs: harness/pg.py
 
 #: (path, every, offset) -> fault: on the request numbered n (from 0) where n % every == offset.
 #: "drop-after" forwards the request (the server acts) and then closes the connection unanswered;

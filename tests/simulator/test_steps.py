@@ -9,8 +9,11 @@ import pytest
 from jsonschema import Draft4Validator
 
 from app.spec import component_schema
+from harness import pg
 from simulator import shapes
 from simulator.steps import NEXT, FailureRules, Snapshot, advance
+
+pytestmark = pg.once()  # docs: harness/pg.py
 
 PLATFORMS = ["aws", "gcp", "azure", "kubernetes", "local", "test"]
 
