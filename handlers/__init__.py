@@ -4,8 +4,9 @@ Every operationId of openapi.json must be here; `resolve` fails loudly at start-
 
 Each entry also names what the handler is given besides the spec's own parameters (which
 Connexion passes by name). `bind` is the one step between Connexion and a handler: it passes
-exactly those, and runs the handler in its own database connection. Nothing else wraps a
-handler, and nothing edits what it returns.
+exactly those, and runs the handler with the request's database connection
+(`models.db.request_connection`). Nothing else wraps a handler, and nothing edits what it
+returns.
 
 - `caller`: the authenticated `models.tokens.Caller` (docs/behaviour.md §2);
 - `lock_ttl_seconds`, `base_url`: those settings;
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers import credentials, deployment_groups, deployments, health, identity, releases, sync
-from models.db import db
+from models.db import request_connection
 
 CALLER, CONTRACT = "caller", "contract"
 LOCK_TTL, BASE_URL, CLIENT_CONFIG = "lock_ttl_seconds", "base_url", "client_config"
@@ -86,7 +87,7 @@ def bind(operation_id: str, provided: Mapping[str, Callable[[], Any]]) -> Callab
     @functools.wraps(operation.handler)
     def call(*args: Any, **kwargs: Any) -> Any:
         kwargs.update((name, get()) for name, get in wanted.items())
-        with db.connection_context():
+        with request_connection():
             return operation.handler(*args, **kwargs)
 
     return call

@@ -11,8 +11,10 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import unquote, urlsplit
@@ -126,6 +128,42 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
         except OSError:  # there already, or a path that cannot be: the first connect says which
             pass
 
+    def __init__(self, database: str, **kwargs: Any) -> None:
+        # A thread keeps its connection across requests (`request_connection`), and whoever
+        # rebinds the proxy or forks closes them all (`close_all`), from any thread.
+        kwargs.setdefault("check_same_thread", False)
+        self.arguments = (database, dict(kwargs))
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
+        super().__init__(database, **kwargs)
+
+    def _connect(self) -> Any:
+        conn = super()._connect()  # type: ignore[misc]
+        with self._opened_lock:
+            self._opened.append(conn)
+        return conn
+
+    def _close(self, conn: Any) -> None:
+        with self._opened_lock:
+            if conn in self._opened:
+                self._opened.remove(conn)
+        super()._close(conn)  # type: ignore[misc]
+
+    def fresh(self) -> SqliteWalDatabase:
+        """A new database object for the same file, with no connections (a forked child)."""
+        database, kwargs = self.arguments
+        return type(self)(database, **kwargs)
+
+    def close_all(self) -> None:
+        """Close every connection any thread of this process opened (a rebind, tests)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            try:
+                conn.close()
+            except sqlite3.Error:  # in use by a thread right now: it goes with its thread
+                pass
+
     def _set_pragmas(self, conn: Any) -> None:
         for attempt in range(1, 100):
             try:
@@ -236,7 +274,8 @@ def make_database(url: str, max_connections: int = 8) -> peewee.Database:
 
 def reset_after_fork() -> None:
     """In a forked child (gunicorn --preload, or any fork of a process that has connected):
-    point `db` at a fresh pool built like the parent's, so the child opens its own connections.
+    point `db` at a fresh pool (or SQLite database object) built like the parent's, so the
+    child opens its own connections (SQLite's own rule too: a connection never crosses a fork).
 
     The parent's pool is left as it is, not closed: its sockets are the parent's sessions, and
     two processes on one connection corrupt both (psycopg does not close a connection that is
@@ -245,8 +284,12 @@ def reset_after_fork() -> None:
     object and `DatabaseProxy.initialize`.
     """
     parent = db.obj
-    if isinstance(parent, CheckedPooledPostgresqlDatabase):
+    if isinstance(parent, CheckedPooledPostgresqlDatabase | SqliteWalDatabase):
+        _PARENTS.append(parent)  # never collected here: collecting would close its connections
         db.initialize(parent.fresh())
+
+
+_PARENTS: list[peewee.Database] = []
 
 
 # Registered at import rather than as a gunicorn `post_fork` hook so that every fork is
@@ -302,12 +345,35 @@ def locking(query: peewee.Select, skip_locked: bool = False) -> peewee.Select:
     return query.for_update(skip_locked=skip_locked or None)
 
 
+@contextmanager
+def request_connection() -> Iterator[None]:
+    """The database for one request (a handler, a token lookup).
+
+    SQLite: the thread's own connection, opened on its first request and kept: opening one
+    costs more than most requests (the file, its WAL, the pragmas), and a thread serves one
+    request at a time. Whatever a request left open (a bug) is rolled back at its end, so the
+    next request starts clean. PostgreSQL: a connection from the pool, returned at the end.
+    """
+    database = db.obj
+    if not isinstance(database, SqliteWalDatabase):
+        with db.connection_context():
+            yield
+        return
+    database.connect(reuse_if_open=True)
+    try:
+        yield
+    finally:
+        conn = database._state.conn
+        if conn is not None and conn.in_transaction:
+            conn.rollback()
+
+
 def bind_database(database: peewee.Database) -> None:
     """Point the proxy at `database`, closing whatever it pointed at before (a factory may
     run more than once in one process: tests, the admin-token command)."""
     previous = db.obj
     if previous is not None and previous is not database:
-        if isinstance(previous, PooledPostgresqlDatabase):
+        if isinstance(previous, PooledPostgresqlDatabase | SqliteWalDatabase):
             previous.close_all()
         elif not previous.is_closed():
             previous.close()
