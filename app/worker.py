@@ -49,6 +49,37 @@ class HeadRejected(Exception):
     """Raised from a parser callback to stop parsing a head that was just answered."""
 
 
+class CoalescingTransport:
+    """A transport whose writes of one loop turn leave as one: uvicorn writes a response's head
+    and its body separately, and each write is a system call and a packet (the head's write was
+    a fifth of a worker's busy time in a profile of GET requests). The buffered bytes leave at
+    the end of the turn, or before the transport closes; everything else is the transport's."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            self._pending.append(data)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending and not self._transport.is_closing():
+            self._transport.write(b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """A request head must be complete within `header_timeout` seconds of its first byte (and a
     new connection must start one within as long), and stay under `max_header_bytes`. Idle
@@ -65,6 +96,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
+        self.transport = CoalescingTransport(self.transport, self.loop)  # type: ignore[assignment]
         self._await_head()
         self._arm()
 
