@@ -80,6 +80,27 @@ def _nullable_combinators(base: Any) -> Any:
 RequestValidator = _nullable_combinators(Draft4RequestValidator)
 ResponseValidator = _nullable_combinators(Draft4ResponseValidator)
 
+#: Validators built so far, by (class, schema). Connexion hands the validator hooks the same
+#: schema objects on every request (the loaded spec's own dicts), so each is built once: a
+#: jsonschema validator costs more to build than to run on a small document. The schema is
+#: kept with its validator, so an id is never mistaken for a later object's; the table is
+#: bounded anyway (a few hundred schemas exist).
+_BUILT: dict[tuple[type, int], tuple[Any, Any]] = {}
+MAX_BUILT = 4096
+
+
+def built(validator_class: Any, schema: Any) -> Any:
+    """The validator of `validator_class` (with this module's formats) for `schema`."""
+    key = (validator_class, id(schema))
+    hit = _BUILT.get(key)
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_BUILT) >= MAX_BUILT:
+        _BUILT.clear()
+    validator = validator_class(schema, format_checker=FORMATS)
+    _BUILT[key] = (schema, validator)
+    return validator
+
 
 def describe(error: ValidationError) -> str:
     """jsonschema's message with the offending value cut to a short slice (its own message
@@ -105,7 +126,7 @@ class AlienJSONRequestBodyValidator(JSONRequestBodyValidator):
 
     @property
     def _validator(self) -> Any:
-        return RequestValidator(self._schema, format_checker=FORMATS)
+        return built(RequestValidator, self._schema)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:
         raw = b"".join([chunk async for chunk in stream])
@@ -178,7 +199,7 @@ def omit_absent_nulls(schema: dict[str, Any], value: Any) -> bool:
 
 
 def _is_valid(schema: dict[str, Any], value: Any) -> bool:
-    return bool(ResponseValidator(schema, format_checker=FORMATS).is_valid(value))
+    return bool(built(ResponseValidator, schema).is_valid(value))
 
 
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -203,7 +224,7 @@ def _has_lone_surrogate(value: Any) -> bool:
 class AlienJSONResponseBodyValidator(JSONResponseBodyValidator):
     @property
     def validator(self) -> Any:
-        return ResponseValidator(self._schema, format_checker=FORMATS)
+        return built(ResponseValidator, self._schema)
 
 
 class AlienParameterValidator(ParameterValidator):
@@ -223,7 +244,7 @@ class AlienParameterValidator(ParameterValidator):
             if problem is not None:
                 return problem
         schema = param.get("schema", param)
-        error = best_match(Draft4Validator(schema, format_checker=FORMATS).iter_errors(value))
+        error = best_match(built(Draft4Validator, schema).iter_errors(value))
         return None if error is None else f"{what} is not valid: {describe(error)}"
 
     def validate_request(self, request: Any) -> None:
