@@ -26,7 +26,7 @@ from flask import Response, redirect
 
 import handlers
 from app import cloud, errors, lifecycle, testmode
-from app.auth import bearer_handler
+from app.auth import TokenCache, bearer_handler
 from app.bridge import OneHopWSGI
 from app.limits import Limits, StrictJSONProvider
 from app.logs import configure_logging
@@ -43,6 +43,7 @@ from app.middleware import (
 from app.settings import ConfigError, Settings, without_password
 from app.spec import overlay, raw_bytes, raw_spec
 from app.validation import SpecContract, compile_schemas, validator_map
+from models import revocation
 from models.db import CheckedPooledPostgresqlDatabase, bind_database, db, make_database
 from models.schema import bootstrap, migrate
 
@@ -94,7 +95,9 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
                 max_document_bytes=settings.max_document_bytes,
             )
         ),
-        security_map={"bearer": bearer_handler(settings.dev_mode)},
+        security_map={
+            "bearer": bearer_handler(settings.dev_mode, TokenCache(settings.auth_cache_seconds))
+        },
         swagger_ui_options=SwaggerUIOptions(
             serve_spec=False, swagger_ui_path="/ui", spec_path=OVERLAY_PATH
         ),
@@ -153,7 +156,9 @@ def open_storage(settings: Settings) -> None:
         raise ConfigError(
             f"ALIEN_STATE_DIR={str(settings.state_dir)!r} cannot be created: {exc.strerror}"
         ) from None
-    bind_database(make_database(settings.database_url, settings.db_max_connections))
+    database = make_database(settings.database_url, settings.db_max_connections)
+    bind_database(database)
+    revocation.configure(revocations_file(database, settings.state_dir))
     try:
         db.connect()
     except (peewee.OperationalError, OSError) as exc:
@@ -164,6 +169,17 @@ def open_storage(settings: Settings) -> None:
         migrate()
     finally:
         db.close()
+
+
+def revocations_file(database: peewee.Database, state_dir: Path) -> Path | None:
+    """Where processes serving from `database` share their revocations (models/revocation.py):
+    beside a SQLite file (every instance on it), else in the state directory."""
+    if isinstance(database, peewee.SqliteDatabase):
+        name = str(database.database)
+        if name == ":memory:" or name.startswith("file:"):
+            return None
+        return Path(name + "-revocations")
+    return state_dir / "revocations"
 
 
 def announce_admin_token(token: str, state_dir: Path, log_format: str = "text") -> None:

@@ -283,6 +283,12 @@ class Settings:
         "ALIEN_LOCK_TTL_SECONDS", 300, integer(1, unit=" of seconds"),
         "a sync lease older than this is stale and may be taken over",
     )  # fmt: skip
+    auth_cache_seconds: float = setting(
+        "ALIEN_AUTH_CACHE_SECONDS", 1.0, seconds(0, 1),
+        "how long a worker trusts a token it looked up (0: look up every request); a revoked "
+        "token is refused at once on the instance that revoked it, and within this on others "
+        "sharing a PostgreSQL database", "`1`",
+    )  # fmt: skip
     validate_responses: bool = setting(
         "ALIEN_VALIDATE_RESPONSES", True, flag,
         "validate every response against the spec (a non-conforming one is a 500)", "on",

@@ -24,6 +24,7 @@ import psycopg
 from playhouse.db_url import parse as parse_db_url
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
+from models import revocation
 from models.errors import NotFound
 
 db = peewee.DatabaseProxy()
@@ -370,17 +371,20 @@ def request_connection() -> Iterator[None]:
     next request starts clean. PostgreSQL: a connection from the pool, returned at the end.
     """
     database = db.obj
-    if not isinstance(database, SqliteWalDatabase):
-        with db.connection_context():
-            yield
-        return
-    database.connect(reuse_if_open=True)
     try:
-        yield
+        if not isinstance(database, SqliteWalDatabase):
+            with db.connection_context():
+                yield
+            return
+        database.connect(reuse_if_open=True)
+        try:
+            yield
+        finally:
+            conn = database._state.conn
+            if conn is not None and conn.in_transaction:
+                conn.rollback()
     finally:
-        conn = database._state.conn
-        if conn is not None and conn.in_transaction:
-            conn.rollback()
+        revocation.settle()
 
 
 def bind_database(database: peewee.Database) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from peewee import fn
 
-from models import clock
+from models import clock, revocation
 from models.db import db
 from models.deployments import Deployment
 from models.groups import DeploymentGroup
@@ -71,6 +71,7 @@ def reset(fixtures: Fixtures, admin_token: str | None = None) -> None:
         ):
             Token.register(admin_token, ADMIN)
         _insert(fixtures, clock.now())  # every table empty: the counts inserted are right
+    revocation.revoked()
 
 
 def _stamp(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import secrets
 import string
 from typing import Any
 
-from models import clock
+from models import clock, revocation
 from models.db import advisory_lock, db, locking
 from models.deployments import FAILED, Deployment
 from models.errors import BadRequest
@@ -117,6 +117,7 @@ def remove_deployment(deployment_id: str) -> bool:
         Token.revoke_for_deployment(deployment_id)
         Deployment.delete().where(Deployment.id == deployment_id).execute()
         DeploymentGroup.release_slot(row.deployment_group_id)
+    revocation.revoked()
     return True
 
 

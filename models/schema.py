@@ -22,7 +22,7 @@ import peewee
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as alter
 
-from models import clock
+from models import clock, revocation
 from models.db import BaseModel, TimestampField, advisory_lock, db
 from models.deployments import Deployment
 from models.groups import DeploymentGroup
@@ -102,12 +102,11 @@ def bootstrap(admin_token: str | None, dev_mode: bool) -> str | None:
             DeploymentGroup.create(
                 id=DEV_GROUP_ID, name=DEV_GROUP_ID, max_deployments=100, created_at=clock.now()
             )
-        if admin_token is not None:
-            if not Token.register_configured_admin(admin_token):
-                log.warning(
-                    "ALIEN_ADMIN_TOKEN holds a revoked token: not accepted (set a new value)"
-                )
-            return None
-        if Token.active().where(Token.kind == ADMIN).exists():
-            return None
-        return Token.mint(ADMIN)
+        if admin_token is None:
+            if Token.active().where(Token.kind == ADMIN).exists():
+                return None
+            return Token.mint(ADMIN)
+        if not Token.register_configured_admin(admin_token):
+            log.warning("ALIEN_ADMIN_TOKEN holds a revoked token: not accepted (set a new value)")
+    revocation.revoked()  # the earlier value it replaced is revoked: running workers forget it
+    return None

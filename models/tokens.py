@@ -2,9 +2,10 @@
 
 Only sha256(token) and a 12-character display prefix are stored; the raw token exists only in
 the response (or the first-start message) that mints it. Revoking marks the record (kept, so a
-revoked value is never accepted again), and every request looks its token up afresh (there is
-no cache), so a revoked token fails at once on every worker of every instance sharing the
-database. `last_used_at` is kept to the minute: an
+revoked value is never accepted again), and whatever revokes or deletes tokens says so
+(`models.revocation.revoked`), which the server's short lookup cache obeys (app/auth.py): a
+revoked token fails at once on every worker of the instance, and within a second on other
+instances sharing the database. `last_used_at` is kept to the minute: an
 authentication writes it only when the stored value is a minute old, with one conditional
 UPDATE, so requests do not each write.
 """
@@ -19,7 +20,7 @@ from datetime import timedelta
 
 import peewee
 
-from models import clock
+from models import clock, revocation
 from models.db import BaseModel, TimestampField, db
 from models.errors import (
     ACCESS_DENIED,
@@ -168,6 +169,7 @@ class Token(BaseModel):
         with db.atomic():
             token = cls.select_one(selector)
             cls.update(revoked_at=clock.now()).where(cls.id == token.id).execute()
+        revocation.revoked()
         return token
 
     @classmethod
@@ -178,6 +180,7 @@ class Token(BaseModel):
             raw = cls.mint(ADMIN)
             revoked = cls.id.in_([t.id for t in others])
             cls.update(revoked_at=clock.now()).where(revoked).execute()
+        revocation.revoked()
         return raw, others
 
     @classmethod
