@@ -30,16 +30,7 @@ from app.auth import TokenCache, bearer_handler
 from app.bridge import OneHopWSGI
 from app.limits import Limits, StrictJSONProvider
 from app.logs import configure_logging
-from app.middleware import (
-    BodyDeadline,
-    BodyLimit,
-    Cors,
-    HeadAsGet,
-    JsonByDefault,
-    NoFormBodies,
-    PathGuard,
-    RequestLog,
-)
+from app.middleware import BodyDeadline, Cors, HeadAsGet, RequestGate, RequestLog
 from app.settings import ConfigError, Settings, without_password
 from app.spec import overlay, raw_bytes, raw_spec
 from app.validation import SpecContract, compile_schemas, validator_map
@@ -58,7 +49,7 @@ OVERLAY_PATH = "/openapi.overlay.json"
 def create_app(settings: Settings | None = None) -> FlaskApp:
     # Imported here, not above: prometheus-client chooses its storage when first imported, and
     # the gunicorn configuration imports this package before it sets that up (app/multiproc.py).
-    from app.metrics import Metrics, RequestMetrics
+    from app.metrics import Metrics
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
@@ -111,18 +102,15 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     app.add_url_rule("/", "root", lambda: redirect("/ui/"))
     app.add_url_rule("/metrics", "metrics", metrics.serve)
     app.add_url_rule("/ready", "ready", lifecycle.ready)  # §12, not in spec
-    app.add_middleware(NoFormBodies, position=MiddlewarePosition.BEFORE_SWAGGER)
-    app.add_middleware(PathGuard, position=MiddlewarePosition.BEFORE_SWAGGER)
-    app.add_middleware(JsonByDefault, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(
-        BodyLimit, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes
+        RequestGate, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes
     )
-    # At one position the first added is the outermost: metrics see HEAD before HeadAsGet.
+    # At one position the first added is the outermost: the log (and metrics) see HEAD as it
+    # came, before HeadAsGet makes it a GET for the layers inside.
     app.add_middleware(
-        RequestMetrics, position=MiddlewarePosition.BEFORE_EXCEPTION, metrics=metrics
+        RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION, observe=metrics.observe
     )
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
-    app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
         BodyDeadline,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

@@ -14,7 +14,6 @@ tokens. With `ALIEN_METRICS_TOKEN` set it answers only `Authorization: Bearer <t
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,7 +30,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.settings import Settings
 from models import clock, sync
@@ -88,6 +87,15 @@ class Metrics:
         """models.db calls this as its pool hands out or takes back a connection."""
         self.pool_in_use.set(in_use)
 
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count and time one answered request (app/middleware.py's RequestLog calls it). The
+        operationId is read back from the scope's `extensions`, which Connexion's routing fills
+        in a copy of the scope that shares that one dict."""
+        routing: dict[str, Any] = scope.get("extensions", {}).get("connexion_routing", {})
+        operation_id = routing.get("operation_id") or NO_OPERATION
+        self.requests.labels(operation_id, scope["method"], str(status)).inc()
+        self.latency.labels(operation_id).observe(seconds)
+
 
 class StateCollector(Collector):
     """Deployments and leases as the database has them at scrape time."""
@@ -115,35 +123,3 @@ class StateCollector(Collector):
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # no query at registration
-
-
-class RequestMetrics:
-    """Counts and times every request. Outermost (beside the access log), so it sees the final
-    status. The operationId is read back from the scope's `extensions`, which Connexion's
-    routing fills in a copy of the scope that shares that one dict."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extensions = scope.setdefault("extensions", {})
-        started = time.perf_counter()
-        status = 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            routing: dict[str, Any] = extensions.get("connexion_routing", {})
-            operation_id = routing.get("operation_id") or NO_OPERATION
-            self.metrics.requests.labels(operation_id, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(operation_id).observe(time.perf_counter() - started)

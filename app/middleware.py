@@ -1,13 +1,17 @@
-"""ASGI middleware: request ids and the access log, CORS, the body limit and deadline, form
-bodies, the path guard."""
+"""ASGI middleware: request ids, the access log and the request metrics; CORS; HEAD; the body
+deadline; and the gate of what a request head alone decides (the path, form bodies, JSON by
+default, the body limit). Few layers, each one pass: every layer is paid on every request."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import re
+import secrets
 import time
-import uuid
+from collections.abc import Callable
 
 from connexion.exceptions import ProblemException
 from starlette.datastructures import Headers
@@ -20,23 +24,39 @@ log = logging.getLogger("alien.access")
 
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+FORM_TYPES = (b"multipart/", b"application/x-www-form-urlencoded")
+Observer = Callable[[Scope, int, float], None]
 
 
 class RequestLog:
     """One log line per request (method, path, status, duration, request id); the id is
     echoed as `X-Request-Id` and set in `REQUEST_ID` for every line logged while the request
     runs. Headers, and so tokens, are never logged. Outermost, so it sees the final status of
-    error responses too."""
+    error responses too, and hands each answered request to `observe` (the metrics).
 
-    def __init__(self, app: ASGIApp) -> None:
+    A request id the client did not send is a random prefix drawn per app, the process id (a
+    forked worker of a preloaded app has the same prefix and counter) and a counter: as unique
+    as a uuid4, without asking the system for randomness on every request."""
+
+    def __init__(self, app: ASGIApp, observe: Observer | None = None) -> None:
         self.app = app
+        self.observe = observe
+        self.prefix = secrets.token_hex(4)
+        self.count = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("extensions", {})  # shared with the copies routing makes (metrics)
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        if not SANE_REQUEST_ID.match(incoming):
+            incoming = f"{self.prefix}{os.getpid():08x}{next(self.count):016x}"
+        request_id = incoming
         reset = REQUEST_ID.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -54,8 +74,11 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            if self.observe is not None:
+                self.observe(scope, status, seconds)
             path = CONTROL.sub("?", scope["path"])
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            duration_ms = round(seconds * 1000, 1)
             log.info(
                 "%s %s %d %.1fms",
                 scope["method"],
@@ -100,11 +123,20 @@ class Cors(CORSMiddleware):
         await super().__call__(scope, receive, send)
 
 
-class BodyLimit:
-    """413 for a body over the limit, declared (Content-Length) or streamed (chunked).
+class RequestGate:
+    """What the request head alone decides, in one pass before Connexion sees the request:
 
-    A chunked body is read here, up to the limit, and handed on with its Content-Length set:
-    Connexion's validators take a request without Content-Length to have no body at all.
+    - a control character in the path is a 404: Connexion's router cannot match such a path,
+      and Flask would route it without the operation context (a 500);
+    - a form body (`multipart/*`, `application/x-www-form-urlencoded`) is a 415 before anything
+      reads it (docs/behaviour.md §12): no operation takes one, and Connexion's form validators
+      would otherwise read and parse it first, holding the worker while a client trickles it;
+    - a body sent without Content-Type is taken as JSON, the only type this API consumes:
+      Connexion already validates such a body as JSON, but Flask would then hand the handler
+      the raw bytes; naming the type once, here, makes both layers agree;
+    - a body over `max_bytes` is a 413, declared (Content-Length) or streamed (chunked). A
+      chunked body is read here, up to the limit, and handed on with its Content-Length set:
+      Connexion's validators take a request without Content-Length to have no body at all.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -121,7 +153,21 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if CONTROL.search(scope["path"]):
+            raise ProblemException(status=404, title="Not Found", detail="Not found")
         headers = dict(scope["headers"])
+        if not _has_body(headers):
+            await self.app(scope, receive, send)
+            return
+        content_type = headers.get(b"content-type")
+        if content_type is None:
+            typed = [*scope["headers"], (b"content-type", b"application/json")]
+            scope = {**scope, "headers": typed}
+        elif content_type.split(b";")[0].strip().lower().startswith(FORM_TYPES):
+            raise ProblemException(
+                status=415, title="Unsupported Media Type",
+                detail="Form bodies are not accepted; send application/json",
+            )  # fmt: skip
         declared = headers.get(b"content-length")
         if declared is not None:
             if declared.isdigit() and int(declared) > self.max_bytes:
@@ -165,19 +211,6 @@ class BodyLimit:
         return b"".join(chunks)
 
 
-class PathGuard:
-    """A control character in the path is a 404. Connexion's router cannot match such a path
-    and Flask would route it without the operation context (a 500)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and CONTROL.search(scope["path"]):
-            raise ProblemException(status=404, title="Not Found", detail="Not found")
-        await self.app(scope, receive, send)
-
-
 class HeadAsGet:
     """HEAD is GET without the body: the handler and the validators see a GET, the client gets
     its headers (Content-Length included) and no body."""
@@ -198,52 +231,9 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
-class JsonByDefault:
-    """A body sent without Content-Type is taken as JSON, the only type this API consumes.
-
-    Connexion already validates such a body as JSON, but Flask would then hand the handler the
-    raw bytes; naming the type once, here, makes both layers agree."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope["headers"])
-            if b"content-type" not in headers and _has_body(headers):
-                scope = {
-                    **scope,
-                    "headers": [*scope["headers"], (b"content-type", b"application/json")],
-                }
-        await self.app(scope, receive, send)
-
-
 def _has_body(headers: dict[bytes, bytes]) -> bool:
     declared = headers.get(b"content-length", b"0") not in (b"0", b"")
     return declared or b"transfer-encoding" in headers
-
-
-FORM_TYPES = (b"multipart/", b"application/x-www-form-urlencoded")
-
-
-class NoFormBodies:
-    """415 for a form body (`multipart/*`, `application/x-www-form-urlencoded`) before anything
-    reads it (docs/behaviour.md §12). No operation takes one, and Connexion's form validators
-    would otherwise read and parse it first, holding the worker while a client trickles it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope["headers"])
-            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if _has_body(headers) and media_type.startswith(FORM_TYPES):
-                raise ProblemException(
-                    status=415, title="Unsupported Media Type",
-                    detail="Form bodies are not accepted; send application/json",
-                )  # fmt: skip
-        await self.app(scope, receive, send)
 
 
 class BodyDeadline:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import assert_error
 
-# -- PathGuard -----------------------------------------------------------------------------
+# -- RequestGate: the path --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("ident", ["%0A", "a%00b", "%7F", "x%1By"])
@@ -17,7 +17,7 @@ def test_control_character_in_path_is_404_not_500(client, admin, ident):
     assert_error(client.get(f"/v1/deployments/{ident}", headers=admin), 404, "NOT_FOUND")
 
 
-# -- BodyLimit -----------------------------------------------------------------------------
+# -- RequestGate: the body limit --------------------------------------------------------
 
 
 class TestBodyLimit:
@@ -98,7 +98,7 @@ def test_chunked_body_under_the_limit_is_read(client, admin):
     assert response.json()["name"] == "chunked"
 
 
-# -- HeadAsGet, JsonByDefault ---------------------------------------------------------------
+# -- HeadAsGet, RequestGate: JSON by default ----------------------------------------------
 
 
 def test_head_is_get_without_a_body(client, admin):
