@@ -6,14 +6,20 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench.load import Target
+from bench.load import NOTHING_CAPTURED, Target, captured_id
 
-SEED_DEPLOYMENTS = 60  # more than one page of 50
+PAGE = 50
+#: The seed: one group, and more deployments than a page (GET /v1/deployments?limit=50 answers
+#: a full one) and than there are connections (every connection of the sync cycle holds a
+#: lease on one; a fresh deployment is `pending`, which acquire hands out, docs/behaviour.md
+#: §7.1, and the cycle reconciles it as `pending` again and releases it).
+SEED_DEPLOYMENTS = PAGE + 10
 GROUP_BODY = '{"name":"bench-group-{n}","maxDeployments":100}'
 BASELINE_TARGETS = {
     "GET": Target("GET", "/health"),
     "POST": Target("POST", "/echo", body=GROUP_BODY),
 }
+SYNC_CYCLE = "sync cycle (3 requests)"
 
 
 @dataclass(frozen=True)
@@ -26,43 +32,68 @@ class Scenario:
         return "GET" if self.target.method == "GET" else "POST"
 
 
-def app_scenarios(admin: dict[str, str], group_id: str) -> list[Scenario]:
-    def post(path: str, body: str) -> Target:
-        return Target("POST", path, admin, body)
+def app_scenarios(admin: dict[str, str], deployment_id: str) -> list[Scenario]:
+    """The requests of a run; the same ones go to the app and to Prism, which accepts any id."""
 
-    deployment = f'{{"name":"bench-dep-{{n}}","platform":"aws","deploymentGroupId":"{group_id}"}}'
-    return [
-        Scenario("GET /health", Target("GET", "/health")),
-        Scenario("GET /v1/whoami", Target("GET", "/v1/whoami", admin)),
-        Scenario("POST /v1/deployment-groups", post("/v1/deployment-groups", GROUP_BODY)),
-        Scenario("POST /v1/deployments", post("/v1/deployments", deployment)),
-        Scenario("GET /v1/deployments?limit=50", Target("GET", "/v1/deployments?limit=50", admin)),
-        Scenario(
-            "POST /v1/sync/acquire", post("/v1/sync/acquire", '{"session":"bench-{m}","limit":3}')
+    def post(path: str, body: str, *then: Target) -> Target:
+        return Target("POST", path, admin, body, then)
+
+    session = '"session":"bench-{m}"'  # one worker session per connection
+    cycle = post(
+        "/v1/sync/acquire",
+        f'{{{session},"limit":1}}',
+        post(
+            "/v1/sync/reconcile",
+            f'{{"deploymentId":"{{id}}",{session},"state":{{"status":"pending","platform":"aws"}}}}',
         ),
+        post("/v1/sync/release", f'{{"deploymentId":"{{id}}",{session}}}'),
+    )
+    page = f"/v1/deployments?limit={PAGE}"
+    one = f"/v1/deployments/{deployment_id}"
+    return [
+        Scenario("GET /v1/deployments/{id}", Target("GET", one, admin)),
+        Scenario("POST /v1/deployment-groups", post("/v1/deployment-groups", GROUP_BODY)),
+        Scenario(f"GET {page}", Target("GET", page, admin)),
+        Scenario(SYNC_CYCLE, cycle),
     ]
 
 
-def seed(url: str, admin: dict[str, str]) -> str:
-    """A group with room for every deployment the run creates, and a page's worth in it."""
+def seed(url: str, admin: dict[str, str], concurrency: int) -> str:
+    """The seed (SEED_DEPLOYMENTS, or one per connection and as many spare); the id of the first
+    deployment, the one GET /v1/deployments/{id} reads."""
     with httpx.Client(base_url=url, headers=admin, timeout=30, trust_env=False) as client:
         r = client.post(
             "/v1/deployment-groups", json={"name": "bench", "maxDeployments": 1_000_000_000}
         )
         r.raise_for_status()
         group_id: str = r.json()["id"]
-        for i in range(SEED_DEPLOYMENTS):
+        ids = []
+        for i in range(max(SEED_DEPLOYMENTS, 2 * concurrency)):
             body = {"name": f"seed-{i}", "platform": "aws", "deploymentGroupId": group_id}
-            client.post("/v1/deployments", json=body).raise_for_status()
-    return group_id
+            r = client.post("/v1/deployments", json=body)
+            r.raise_for_status()
+            ids.append(r.json()["deployment"]["id"])
+    return ids[0]
 
 
-def preflight(url: str, t: Target, concurrency: int) -> tuple[str, str]:
-    """One request before the load: ("ok", "") or ("error", answer)."""
-    body = t.render_body(0, concurrency)
-    headers = t.headers | ({"Content-Type": "application/json"} if body is not None else {})
+def preflight(url: str, t: Target, *, must_capture: bool) -> tuple[str, str]:
+    """One request (or one cycle, on the slot 0) before the load: ("ok", "") or ("error", why).
+
+    `must_capture`: a cycle's first answer must hold an id (on the app, an acquire that leased
+    nothing is a broken seed, not a result).
+    """
+    captured = ""
     with httpx.Client(base_url=url, timeout=30, trust_env=False) as client:
-        r = client.request(t.method, t.path, headers=headers, content=body)
-    if r.is_success:
-        return "ok", ""
-    return "error", f"{r.status_code} {r.text[:300]}"
+        for i, step in enumerate(t.steps):
+            body = step.render_body(0, 0, captured)
+            json_type = {"Content-Type": "application/json"} if body is not None else {}
+            r = client.request(step.method, step.path, headers=step.headers | json_type,
+                               content=body)  # fmt: skip
+            if not r.is_success:
+                return "error", f"{step.method} {step.path}: {r.status_code} {r.text[:300]}"
+            if i == 0 and t.then:
+                captured = captured_id(r.text) or ""
+                if not captured and must_capture:
+                    return "error", f"{step.method} {step.path} held no id: {r.text[:300]}"
+                captured = captured or NOTHING_CAPTURED
+    return "ok", ""
