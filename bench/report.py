@@ -89,8 +89,9 @@ def summary(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     rows = []
     for (server, scenario), group in groups.items():
         row: dict[str, Any] = {"server": server, "scenario": scenario, "runs": len(group)}
+        results = [o.result for o in group if o.result is not None]
         row |= {
-            key: round(statistics.median(getattr(o.result, key) for o in group), 3)  # type: ignore[misc]
+            key: round(statistics.median(getattr(r, key) for r in results), 3)
             for key in ("rps", "p50_ms", "p99_ms")
         }
         for name in ("prism", "baseline"):

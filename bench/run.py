@@ -27,22 +27,22 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench import prism
+from bench import prism, report
 from bench.load import Result, Target, measure, wrk_path
-from bench.report import (
-    HEADER,
-    Outcome,
-    baseline_spread,
-    postgres_vs_sqlite,
-    print_row,
-    print_summary,
-    summary,
+from bench.report import HEADER, Outcome, print_row
+from bench.scenarios import (
+    BASELINE_TARGETS,
+    SYNC_CYCLE_NOTE,
+    Scenario,
+    app_scenarios,
+    preflight,
+    seed,
 )
-from bench.scenarios import BASELINE_TARGETS, SYNC_CYCLE, Scenario, app_scenarios, preflight, seed
 from bench.servers import APP, BASELINE, postgres_database, postgres_reachable, serving
-from bench.startup import measure_startup
+from bench.startup import Startup, measure_startup
 from harness.server import ROOT
 
 
@@ -148,13 +148,6 @@ def git_commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-SYNC_CYCLE_NOTE = (
-    f"'{SYNC_CYCLE}' is acquire -> reconcile -> release; its req/s counts every request "
-    "(cycles/s = req/s / 3) and its p50/p99 are per request; wrk runs it with one thread per "
-    "connection, each connection one worker session"
-)
-
-
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -186,6 +179,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+@dataclass
+class Measured:
+    outcomes: list[Outcome]
+    startup: Startup | None
+    prism_note: str
+    prism_measured: bool
+
+
+def measure_all(args: argparse.Namespace, databases: list[str], tmp: Path) -> Measured:
+    """Start-up timing, then the references (baseline, Prism), then every database's scenarios."""
+    problems: list[Outcome] = []  # before the scenarios: start-up timing, Prism's start
+    startup = None
+    if args.starts:
+        try:
+            startup = measure_startup(args.starts, tmp / "startup", args.workers)
+            print(startup.line(), flush=True)
+        except Exception as exc:  # report it, carry on with the scenarios, exit 1
+            problems.append(Outcome("sqlite", "(start-up timing)", "-", status="error",
+                                    note=repr(exc)[:1500]))  # fmt: skip
+    prism_exe, prism_note = None, "skipped (--no-prism)"
+    if not args.no_prism:
+        prism_exe, prism_note = prism.executable()
+    print(f"prism: {prism_note}", flush=True)
+    with ExitStack() as stack:
+        baseline = stack.enter_context(serving(BASELINE, "", tmp / "baseline", args.workers, {}))
+        prism_url = None
+        if prism_exe is not None:
+            try:
+                prism_url = stack.enter_context(prism.serving(prism_exe, tmp / "prism"))
+            except RuntimeError as exc:
+                problems.append(Outcome("prism", "(start)", "-", status="error",
+                                        note=str(exc)[:1500]))  # fmt: skip
+        for o in problems:
+            print_row(o)
+        print(HEADER, flush=True)
+        bench = Bench(args, baseline.url, prism_url)
+        if bench.check_baseline():
+            for server in databases:
+                bench.app_on(server, tmp)
+    return Measured(problems + bench.outcomes, startup, prism_note, prism_url is not None)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     databases = ["sqlite"] if args.db in ("auto", "sqlite", "both") else []
@@ -203,45 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"note: {SYNC_CYCLE_NOTE}")
 
     started = time.time()
-    problems: list[Outcome] = []  # before the scenarios: start-up timing, Prism's start
     with tempfile.TemporaryDirectory(prefix="alien-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        startup = None
-        if args.starts:
-            try:
-                startup = measure_startup(args.starts, tmp / "startup", args.workers)
-                print(startup.line(), flush=True)
-            except Exception as exc:  # report it, carry on with the scenarios, exit 1
-                problems.append(Outcome("sqlite", "(start-up timing)", "-", status="error",
-                                        note=repr(exc)[:1500]))  # fmt: skip
-        prism_exe, prism_note = (None, "skipped (--no-prism)")
-        if not args.no_prism:
-            prism_exe, prism_note = prism.executable()
-        print(f"prism: {prism_note}", flush=True)
-        with ExitStack() as stack:
-            baseline = stack.enter_context(
-                serving(BASELINE, "", tmp / "baseline", args.workers, {})
-            )
-            prism_url = None
-            if prism_exe is not None:
-                try:
-                    prism_url = stack.enter_context(prism.serving(prism_exe, tmp / "prism"))
-                except RuntimeError as exc:
-                    problems.append(Outcome("prism", "(start)", "-", status="error",
-                                            note=str(exc)[:1500]))  # fmt: skip
-            for o in problems:
-                print_row(o)
-            print(HEADER, flush=True)
-            bench = Bench(args, baseline.url, prism_url)
-            if bench.check_baseline():
-                for server in databases:
-                    bench.app_on(server, tmp)
+        measured = measure_all(args, databases, Path(tmp_name))
 
-    outcomes = problems + bench.outcomes
-    rows = summary(outcomes)
-    pg_vs_lite = postgres_vs_sqlite(rows)
-    print_summary(rows, pg_vs_lite)
-    spread = baseline_spread(outcomes)
+    outcomes, startup = measured.outcomes, measured.startup
+    rows = report.summary(outcomes)
+    pg_vs_lite = report.postgres_vs_sqlite(rows)
+    report.print_summary(rows, pg_vs_lite)
+    spread = report.baseline_spread(outcomes)
     for kind, s in spread.items():
         print(
             f"baseline {kind} req/s over the run: min {s['min']:.0f}, median {s['median']:.0f}, "
@@ -250,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     if startup is not None:
         print(startup.line())
     failed = [o for o in outcomes if o.status == "error"]
-    report = {
+    document = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
         "commit": git_commit(),
@@ -270,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "prism": {
             "version": prism.VERSION,
-            "measured": prism_url is not None,
-            "note": prism_note,
+            "measured": measured.prism_measured,
+            "note": measured.prism_note,
         },
         "startup": startup.as_dict() if startup is not None else None,
         "sync_cycle": SYNC_CYCLE_NOTE,
@@ -282,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         "ok": not failed,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    args.out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     if failed:
         print(f"FAILED: {len(failed)} scenario(s) had errors (see above)", file=sys.stderr)

@@ -20,6 +20,11 @@ BASELINE_TARGETS = {
     "POST": Target("POST", "/echo", body=GROUP_BODY),
 }
 SYNC_CYCLE = "sync cycle (3 requests)"
+SYNC_CYCLE_NOTE = (
+    f"'{SYNC_CYCLE}' is acquire -> reconcile -> release; its req/s counts every request "
+    "(cycles/s = req/s / 3) and its p50/p99 are per request; wrk runs it with one thread per "
+    "connection, each connection one worker session"
+)
 
 
 @dataclass(frozen=True)
