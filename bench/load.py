@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import secrets
 import shutil
 import time
 from collections import Counter
@@ -24,9 +25,10 @@ from typing import Any
 
 #: Placeholders a body template may hold: `{n}` the request's sequence number (unique within a
 #: scenario), `{m}` a slot, 0 to concurrency - 1, spread over the connections and in a cycle
-#: the connection's own (e.g. one sync session per connection), `{id}` in a follow-up request:
-#: the id the cycle's first answer held (CAPTURE).
-COUNTER, SLOT, CAPTURED = "{n}", "{m}", "{id}"
+#: the connection's own (e.g. one sync session per connection), `{r}` a token unique to one
+#: generator run (wrk's warm-up and measured runs are two), `{id}` in a follow-up request: the
+#: id the cycle's first answer held (CAPTURE).
+COUNTER, SLOT, RUN, CAPTURED = "{n}", "{m}", "{r}", "{id}"
 #: What a cycle's first answer is searched for: the first "id" member (an acquire answer's
 #: leased deployment). bench/wrk.py's Lua script uses the same pattern in Lua's syntax.
 CAPTURE = re.compile(r'"id"\s*:\s*"([^"]*)"')
@@ -49,11 +51,15 @@ class Target:
     def steps(self) -> tuple[Target, ...]:
         return (self, *self.then)
 
-    def render_body(self, n: int, slot: int, captured: str = "") -> str | None:
+    def render_body(self, n: int, slot: int, captured: str = "", run: str = "") -> str | None:
         if self.body is None:
             return None
         body = self.body.replace(COUNTER, str(n)).replace(SLOT, str(slot))
-        return body.replace(CAPTURED, captured)
+        return body.replace(RUN, run).replace(CAPTURED, captured)
+
+
+def run_token() -> str:
+    return secrets.token_hex(4)
 
 
 def captured_id(answer: str) -> str | None:
@@ -147,6 +153,7 @@ class _State:
         self.concurrency = concurrency
         self.max_requests = max_requests
         self.sent = 0
+        self.run = run_token()
         self.uncaptured = 0
         self.latencies: list[float] = []
         self.statuses: Counter[int] = Counter()
@@ -155,7 +162,7 @@ class _State:
         self.measure_from = self.stop_at = 0.0
 
     def encode(self, t: Target, host: str, slot: int, captured: str) -> bytes:
-        body = (t.render_body(self.sent, slot, captured) or "").encode()
+        body = (t.render_body(self.sent, slot, captured, self.run) or "").encode()
         lines = [f"{t.method} {t.path} HTTP/1.1", f"Host: {host}"]
         lines += [f"{k}: {v}" for k, v in t.headers.items()]
         if t.body is not None:

@@ -38,6 +38,7 @@ from bench.scenarios import (
     SYNC_CYCLE_NOTE,
     Scenario,
     app_scenarios,
+    deployments_needed,
     preflight,
     seed,
 )
@@ -102,7 +103,8 @@ class Bench:
         errors_before = self.errors()
         with serving(APP, database_url, tmp / server, self.args.workers, env) as live:
             try:
-                deployment_id = seed(live.url, admin, self.args.concurrency)
+                needed = deployments_needed(self.args.concurrency, self.args.runs)
+                deployment_id = seed(live.url, admin, needed)
                 scenarios = app_scenarios(admin, deployment_id)
                 for run in range(1, self.args.runs + 1):
                     self.run(server, live.url, scenarios, run)

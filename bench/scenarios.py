@@ -10,9 +10,9 @@ from bench.load import NOTHING_CAPTURED, Target, captured_id
 
 PAGE = 50
 #: The seed: one group, and more deployments than a page (GET /v1/deployments?limit=50 answers
-#: a full one) and than there are connections (every connection of the sync cycle holds a
-#: lease on one; a fresh deployment is `pending`, which acquire hands out, docs/behaviour.md
-#: §7.1, and the cycle reconciles it as `pending` again and releases it).
+#: a full one) and than the sync cycle holds (deployments_needed). A fresh deployment is
+#: `pending`, which acquire hands out (docs/behaviour.md §7.1); the cycle reconciles it as
+#: `pending` again and releases it.
 SEED_DEPLOYMENTS = PAGE + 10
 GROUP_BODY = '{"name":"bench-group-{n}","maxDeployments":100}'
 BASELINE_TARGETS = {
@@ -43,7 +43,7 @@ def app_scenarios(admin: dict[str, str], deployment_id: str) -> list[Scenario]:
     def post(path: str, body: str, *then: Target) -> Target:
         return Target("POST", path, admin, body, then)
 
-    session = '"session":"bench-{m}"'  # one worker session per connection
+    session = '"session":"bench-{r}-{m}"'  # one worker session per connection and run
     cycle = post(
         "/v1/sync/acquire",
         f'{{{session},"limit":1}}',
@@ -63,9 +63,16 @@ def app_scenarios(admin: dict[str, str], deployment_id: str) -> list[Scenario]:
     ]
 
 
-def seed(url: str, admin: dict[str, str], concurrency: int) -> str:
-    """The seed (SEED_DEPLOYMENTS, or one per connection and as many spare); the id of the first
-    deployment, the one GET /v1/deployments/{id} reads."""
+def deployments_needed(concurrency: int, runs: int) -> int:
+    """The seed's size: a page and more, and for the sync cycle a lease per connection plus
+    those wrk may leave held each time it stops with a cycle half done (one per connection,
+    twice per run: warm-up and measurement); they stay held for the lease TTL (300 s)."""
+    return max(SEED_DEPLOYMENTS, concurrency * (2 * runs + 1) + 10)
+
+
+def seed(url: str, admin: dict[str, str], deployments: int = SEED_DEPLOYMENTS) -> str:
+    """One group with `deployments` fresh (`pending`) deployments in it; the first one's id,
+    the one GET /v1/deployments/{id} reads."""
     with httpx.Client(base_url=url, headers=admin, timeout=30, trust_env=False) as client:
         r = client.post(
             "/v1/deployment-groups", json={"name": "bench", "maxDeployments": 1_000_000_000}
@@ -73,7 +80,7 @@ def seed(url: str, admin: dict[str, str], concurrency: int) -> str:
         r.raise_for_status()
         group_id: str = r.json()["id"]
         ids = []
-        for i in range(max(SEED_DEPLOYMENTS, 2 * concurrency)):
+        for i in range(deployments):
             body = {"name": f"seed-{i}", "platform": "aws", "deploymentGroupId": group_id}
             r = client.post("/v1/deployments", json=body)
             r.raise_for_status()
@@ -90,7 +97,7 @@ def preflight(url: str, t: Target, *, must_capture: bool) -> tuple[str, str]:
     captured = ""
     with httpx.Client(base_url=url, timeout=30, trust_env=False) as client:
         for i, step in enumerate(t.steps):
-            body = step.render_body(0, 0, captured)
+            body = step.render_body(0, 0, captured, run="preflight")
             json_type = {"Content-Type": "application/json"} if body is not None else {}
             r = client.request(step.method, step.path, headers=step.headers | json_type,
                                content=body)  # fmt: skip

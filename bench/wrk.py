@@ -7,7 +7,7 @@ import re
 import subprocess
 import tempfile
 
-from bench.load import NOTHING_CAPTURED, Result, Target
+from bench.load import NOTHING_CAPTURED, Result, Target, run_token
 
 #: One Lua script for a single request and for a cycle (Target.then). A cycle runs one wrk
 #: thread per connection: wrk shares a thread's Lua state between its connections and does not
@@ -33,7 +33,8 @@ function request()
   if b then
     local seq, i = n, n % concurrency  -- one thread: slots spread over its connections
     if #steps > 1 then seq, i = n * concurrency + slot, slot end
-    b = b:gsub("{{n}}", tostring(seq)):gsub("{{m}}", tostring(i)):gsub("{{id}}", captured)
+    b = b:gsub("{{n}}", tostring(seq)):gsub("{{m}}", tostring(i)):gsub("{{r}}", "{run}")
+    b = b:gsub("{{id}}", captured)
   end
   return wrk.format(s.method, s.path, nil, b)
 end
@@ -62,7 +63,7 @@ def _lua_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def lua_script(target: Target, concurrency: int) -> str:
+def lua_script(target: Target, concurrency: int, run: str) -> str:
     headers = dict(target.headers)
     if any(step.body is not None for step in target.steps):
         headers["Content-Type"] = "application/json"
@@ -77,30 +78,34 @@ def lua_script(target: Target, concurrency: int) -> str:
             f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
         ),
         nothing=NOTHING_CAPTURED,
+        run=run,
     )
 
 
 def run_wrk(url: str, target: Target, concurrency: int, warmup: float, duration: float) -> Result:
     threads = concurrency if target.then else 1
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(lua_script(target, concurrency))
-        lua.flush()
 
-        def wrk(seconds: float, *extra: str) -> str:
-            secs = max(1, math.ceil(seconds))
-            cmd = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{secs}s", "--timeout", "10s"]
+    def wrk(seconds: float, *extra: str) -> str:
+        """One wrk run. Each has its own `{r}` token: wrk leaves requests in flight when it
+        stops, and a sync session's late release must not free what the next run's same
+        session has just acquired again."""
+        secs = max(1, math.ceil(seconds))
+        cmd = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{secs}s", "--timeout", "10s"]
+        with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+            lua.write(lua_script(target, concurrency, run_token()))
+            lua.flush()
             done = subprocess.run(
                 [*cmd, *extra, "-s", lua.name, url],
                 capture_output=True,
                 text=True,
                 timeout=secs + 30,
             )
-            if done.returncode != 0:
-                raise RuntimeError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
-            return done.stdout
+        if done.returncode != 0:
+            raise RuntimeError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout
 
-        warm = wrk(warmup) if warmup > 0 else ""
-        out = wrk(duration, "--latency")
+    warm = wrk(warmup) if warmup > 0 else ""
+    out = wrk(duration, "--latency")
     non_2xx = _wrk_int(r"Non-2xx or 3xx responses:\s+(\d+)", warm) + _wrk_int(
         r"Non-2xx or 3xx responses:\s+(\d+)", out
     )

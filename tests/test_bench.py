@@ -112,7 +112,7 @@ def test_each_connection_is_a_session_that_releases_what_it_acquired(generator, 
                 assert body["deploymentId"] == seen[i - i % 3][2]  # this cycle's acquire
             if path == "/v1/sync/reconcile":
                 assert body["state"] == {"status": "pending", "platform": "aws"}
-    assert sessions == {f"bench-{m}" for m in range(CONCURRENCY)}
+    assert len(sessions) == CONCURRENCY
     assert result.uncaptured == 0 and result.non_2xx == 0 and result.steps == 3
 
 
