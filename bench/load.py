@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
+import secrets
 import shutil
 import time
 from collections import Counter
@@ -22,21 +24,47 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Placeholders a body template may hold: `{n}` the request's sequence number (unique within a
-#: scenario), `{m}` that number modulo the concurrency (e.g. one session per connection slot).
-COUNTER, SLOT = "{n}", "{m}"
+#: scenario), `{m}` a slot, 0 to concurrency - 1, spread over the connections and in a cycle
+#: the connection's own (e.g. one sync session per connection), `{r}` a token unique to one
+#: generator run (wrk's warm-up and measured runs are two), `{id}` in a follow-up request: the
+#: id the cycle's first answer held (CAPTURE).
+COUNTER, SLOT, RUN, CAPTURED = "{n}", "{m}", "{r}", "{id}"
+#: What a cycle's first answer is searched for: the first "id" member (an acquire answer's
+#: leased deployment). bench/wrk.py's Lua script uses the same pattern in Lua's syntax.
+CAPTURE = re.compile(r'"id"\s*:\s*"([^"]*)"')
+#: What `{id}` becomes when the first answer held none (Prism's acquire example leases nothing).
+NOTHING_CAPTURED = "none"
 
 
 @dataclass(frozen=True)
 class Target:
+    """A request, or with `then` a cycle of requests: each connection sends the target, then
+    each follow-up in order (each after the previous answer), then starts the cycle again."""
+
     method: str
     path: str
     headers: dict[str, str] = field(default_factory=dict)
-    body: str | None = None  # a template, see COUNTER and SLOT
+    body: str | None = None  # a template, see COUNTER, SLOT and CAPTURED
+    then: tuple[Target, ...] = ()
 
-    def render_body(self, n: int, concurrency: int) -> str | None:
+    @property
+    def steps(self) -> tuple[Target, ...]:
+        return (self, *self.then)
+
+    def render_body(self, n: int, slot: int, captured: str = "", run: str = "") -> str | None:
         if self.body is None:
             return None
-        return self.body.replace(COUNTER, str(n)).replace(SLOT, str(n % concurrency))
+        body = self.body.replace(COUNTER, str(n)).replace(SLOT, str(slot))
+        return body.replace(RUN, run).replace(CAPTURED, captured)
+
+
+def run_token() -> str:
+    return secrets.token_hex(4)
+
+
+def captured_id(answer: str) -> str | None:
+    m = CAPTURE.search(answer)
+    return m.group(1) if m else None
 
 
 @dataclass
@@ -50,6 +78,8 @@ class Result:
     errors: int  # connection errors and timeouts
     statuses: dict[str, int]
     sample: str = ""  # first unexpected answer or error, for the report
+    steps: int = 1  # requests per cycle (Target.then); requests/s counts every request
+    uncaptured: int = 0  # cycles whose first answer held no id (see CAPTURE)
 
     @property
     def rps(self) -> float:
@@ -71,7 +101,15 @@ class Result:
             "errors": self.errors,
             "statuses": self.statuses,
             "sample": self.sample,
-        }
+        } | (
+            {
+                "requests_per_cycle": self.steps,
+                "cycles_per_s": round(self.rps / self.steps, 1),
+                "uncaptured": self.uncaptured,
+            }
+            if self.steps > 1
+            else {}
+        )
 
 
 def wrk_path() -> str | None:
@@ -115,15 +153,16 @@ class _State:
         self.concurrency = concurrency
         self.max_requests = max_requests
         self.sent = 0
+        self.run = run_token()
+        self.uncaptured = 0
         self.latencies: list[float] = []
         self.statuses: Counter[int] = Counter()
         self.errors = 0
         self.sample = ""
         self.measure_from = self.stop_at = 0.0
 
-    def encode(self, host: str) -> bytes:
-        t = self.target
-        body = (t.render_body(self.sent, self.concurrency) or "").encode()
+    def encode(self, t: Target, host: str, slot: int, captured: str) -> bytes:
+        body = (t.render_body(self.sent, slot, captured, self.run) or "").encode()
         lines = [f"{t.method} {t.path} HTTP/1.1", f"Host: {host}"]
         lines += [f"{k}: {v}" for k, v in t.headers.items()]
         if t.body is not None:
@@ -152,14 +191,15 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
     return status, body, headers.get("connection") != "close"
 
 
-async def _connection(state: _State, host: str, port: int) -> None:
+async def _connection(state: _State, host: str, port: int, slot: int) -> None:
     writer: asyncio.StreamWriter | None = None
+    steps, step, captured = state.target.steps, 0, ""
     try:
         while time.perf_counter() < state.stop_at and state.sent < state.max_requests:
             if writer is None:
                 reader, writer = await asyncio.open_connection(host, port)
             state.sent += 1
-            payload = state.encode(f"{host}:{port}")
+            payload = state.encode(steps[step], f"{host}:{port}", slot, captured)
             start = time.perf_counter()
             writer.write(payload)
             status, body, keep_alive = await _read_response(reader)
@@ -169,6 +209,10 @@ async def _connection(state: _State, host: str, port: int) -> None:
                 state.sample = f"{status} {body[:300].decode(errors='replace')}"
             if start >= state.measure_from and end <= state.stop_at:
                 state.latencies.append(end - start)
+            if step == 0 and len(steps) > 1:
+                captured = captured_id(body.decode(errors="replace")) or NOTHING_CAPTURED
+                state.uncaptured += captured == NOTHING_CAPTURED
+            step = (step + 1) % len(steps)
             if not keep_alive:
                 writer.close()
                 writer = None
@@ -187,7 +231,10 @@ async def _python(
     state = _State(target, concurrency, max_requests)
     state.measure_from = time.perf_counter() + warmup
     state.stop_at = state.measure_from + duration
-    tasks = [asyncio.create_task(_connection(state, host, int(port))) for _ in range(concurrency)]
+    tasks = [
+        asyncio.create_task(_connection(state, host, int(port), slot))
+        for slot in range(concurrency)
+    ]
     done, pending = await asyncio.wait(tasks, timeout=warmup + duration + 30)
     for task in pending:  # a server that stopped answering: count it, do not wait forever
         task.cancel()
@@ -206,6 +253,8 @@ async def _python(
         errors=state.errors,
         statuses={str(s): n for s, n in sorted(state.statuses.items())},
         sample=state.sample,
+        steps=len(target.steps),
+        uncaptured=state.uncaptured,
     )
 
 

@@ -1,16 +1,18 @@
-"""`make bench`: the real server's speed as ratios against a baseline measured in the same run.
+"""`make bench`: the real server's speed as ratios against Stoplight Prism measured in the same run.
 
-A run starts, on 127.0.0.1 and with the same gunicorn + uvicorn worker command and worker count:
-the baseline (bare Starlette, bench/baseline.py), and the real server on SQLite, then on
-PostgreSQL when the test server answers. Every scenario is measured right after its own baseline
-measurement (a GET scenario after the baseline GET, a POST after the baseline JSON POST), so each
-ratio compares two measurements seconds apart: the machine is shared, and its load comes in
-bursts that a baseline taken at the start and end of the run does not cancel.
+A run first times start-up to healthy (bench/startup.py), then starts, on 127.0.0.1: Prism
+mocking the same spec (bench/prism.py; skipped without npm), the baseline (bare Starlette,
+bench/baseline.py, with the same gunicorn + uvicorn worker command and worker count as the app),
+and the real server on SQLite, then on PostgreSQL when the test server answers. Each scenario
+is measured on Prism, then on ours, then on the baseline, seconds apart: the machine is shared,
+and its load comes in bursts that references taken at the start and end of a run do not cancel.
+`--runs N` repeats every scenario's three measurements N times; the summary is the median.
 
-Each scenario reports requests/s, p50/p99 latency, non-2xx answers, the paired baseline's
-requests/s and the ratio of the two. The table is printed and written to
-bench-results/latest.json. The exit status is non-zero only when something failed (a non-2xx
-answer where 2xx is expected, a server that did not start), never because of speed.
+Each row reports requests/s, p50/p99 latency and non-2xx answers of ours, Prism's, and the
+ratios ours/Prism, plus the paired baseline's requests/s and ours/baseline. The table is printed
+and written to bench-results/latest.json. The exit status is non-zero only when something failed
+(a non-2xx answer where 2xx is expected, from any side; an acquire that leased nothing; a server
+that did not start), never because of speed.
 """
 
 from __future__ import annotations
@@ -20,55 +22,36 @@ import json
 import os
 import platform
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from bench import prism, report
 from bench.load import Result, Target, measure, wrk_path
-from bench.scenarios import BASELINE_TARGETS, Scenario, app_scenarios, preflight, seed
+from bench.report import HEADER, Outcome, print_row
+from bench.scenarios import (
+    BASELINE_TARGETS,
+    SYNC_CYCLE_NOTE,
+    Scenario,
+    app_scenarios,
+    deployments_needed,
+    preflight,
+    seed,
+)
 from bench.servers import APP, BASELINE, postgres_database, postgres_reachable, serving
+from bench.startup import Startup, measure_startup
 from harness.server import ROOT
 
 
-@dataclass
-class Outcome:
-    server: str  # "sqlite", "postgres"
-    scenario: str
-    kind: str
-    result: Result | None = None
-    baseline: Result | None = None
-    status: str = "ok"  # ok | error
-    note: str = ""
-
-    @property
-    def ratio(self) -> float | None:
-        if self.result is None or self.baseline is None or not self.baseline.rps:
-            return None
-        return self.result.rps / self.baseline.rps
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"server": self.server, "scenario": self.scenario}
-        out |= {"kind": self.kind, "status": self.status}
-        if self.note:
-            out["note"] = self.note
-        if self.result is not None:
-            out |= self.result.as_dict()
-        if self.baseline is not None:
-            out["baseline"] = self.baseline.as_dict()
-        if self.ratio is not None:
-            out["rps_vs_baseline"] = round(self.ratio, 4)
-        return out
-
-
 class Bench:
-    def __init__(self, args: argparse.Namespace, baseline_url: str) -> None:
+    def __init__(self, args: argparse.Namespace, baseline_url: str, prism_url: str | None) -> None:
         self.args = args
         self.baseline_url = baseline_url
+        self.prism_url = prism_url
         self.outcomes: list[Outcome] = []
 
     def load(self, url: str, target: Target) -> Result:
@@ -83,17 +66,31 @@ class Bench:
             max_requests=a.max_requests,
         )
 
-    def run(self, server: str, url: str, scenarios: list[Scenario]) -> None:
+    def run(self, server: str, url: str, scenarios: list[Scenario], run: int) -> None:
+        """Each scenario on Prism, then on ours, then the paired baseline request."""
         for scenario in scenarios:
-            o = Outcome(server, scenario.name, scenario.kind)
-            o.status, o.note = preflight(url, scenario.target, self.args.concurrency)
+            o = Outcome(server, scenario.name, scenario.kind, run)
+            o.status, o.note = preflight(url, scenario.target, must_capture=True)
             if o.status == "ok":
-                o.baseline = self.load(self.baseline_url, BASELINE_TARGETS[o.kind])
+                if self.prism_url is not None:
+                    status, note = preflight(self.prism_url, scenario.target, must_capture=False)
+                    if status == "ok":
+                        o.prism = self.load(self.prism_url, scenario.target)
+                    else:
+                        o.status, o.note = status, f"Prism: {note}"
                 o.result = self.load(url, scenario.target)
-                failed = [r for r in (o.baseline, o.result) if r.failed]
-                if failed:
-                    o.status, o.note = "error", failed[0].sample
+                o.baseline = self.load(self.baseline_url, BASELINE_TARGETS[o.kind])
+                self.check(o)
             self.add(o)
+
+    def check(self, o: Outcome) -> None:
+        """Non-2xx answers and errors on any side, and (ours) cycles that acquired nothing."""
+        sides = (("Prism", o.prism), ("ours", o.result), ("baseline", o.baseline))
+        problems = [f"{name}: {r.sample[:500]}" for name, r in sides if r and r.failed]
+        if o.result is not None and o.result.uncaptured:
+            problems.append(f"ours: {o.result.uncaptured} cycle(s) acquired nothing")
+        if problems:
+            o.status, o.note = "error", "; ".join(filter(None, [o.note, *problems]))
 
     def add(self, o: Outcome) -> None:
         self.outcomes.append(o)
@@ -106,7 +103,11 @@ class Bench:
         errors_before = self.errors()
         with serving(APP, database_url, tmp / server, self.args.workers, env) as live:
             try:
-                self.run(server, live.url, app_scenarios(admin, seed(live.url, admin)))
+                needed = deployments_needed(self.args.concurrency, self.args.runs)
+                deployment_id = seed(live.url, admin, needed)
+                scenarios = app_scenarios(admin, deployment_id)
+                for run in range(1, self.args.runs + 1):
+                    self.run(server, live.url, scenarios, run)
             finally:
                 if self.errors() != errors_before or not any(
                     o.server == server for o in self.outcomes
@@ -116,7 +117,7 @@ class Bench:
 
     def check_baseline(self) -> bool:
         for kind, target in BASELINE_TARGETS.items():
-            status, note = preflight(self.baseline_url, target, self.args.concurrency)
+            status, note = preflight(self.baseline_url, target, must_capture=False)
             if status != "ok":
                 self.add(
                     Outcome("baseline", f"{kind} {target.path}", kind, status=status, note=note)
@@ -141,35 +142,6 @@ class Bench:
 
 # -- report ------------------------------------------------------------------------------------
 
-HEADER = (
-    f"{'server':<9} {'scenario':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>7} "
-    f"{'base req/s':>10}  {'vs baseline':<16}"
-)
-
-
-def print_row(o: Outcome) -> None:
-    if o.result is None:
-        print(f"{o.server:<9} {o.scenario:<30} {o.status.upper()}: {o.note}", flush=True)
-        return
-    r, base, ratio = o.result, o.baseline, o.ratio
-    shown = f"{ratio:.3f} (1/{1 / ratio:.1f})" if ratio else "-"
-    line = (
-        f"{o.server:<9} {o.scenario:<30} {r.rps:>8.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
-        f"{r.non_2xx:>7} {base.rps if base else 0:>10.1f}  {shown:<16}"
-    )
-    print(line + (f"  ERROR: {o.note}" if o.status == "error" else ""), flush=True)
-
-
-def baseline_spread(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
-    samples: dict[str, list[float]] = {}
-    for o in outcomes:
-        if o.baseline is not None:
-            samples.setdefault(o.kind, []).append(o.baseline.rps)
-    return {
-        kind: {"min": min(v), "median": statistics.median(v), "max": max(v), "n": len(v)}
-        for kind, v in samples.items()
-    }
-
 
 def git_commit() -> str:
     done = subprocess.run(
@@ -189,6 +161,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
     p.add_argument("--max-requests", type=int, default=500_000, help="cap per scenario")
     p.add_argument("--generator", choices=["auto", "python", "wrk"], default="auto")
+    p.add_argument("--runs", type=int, default=1, help="repeat every scenario's measurements")
+    p.add_argument("--starts", type=int, default=5, help="start-up timings (0: none)")
+    p.add_argument("--no-prism", action="store_true", help="skip the Prism columns")
     p.add_argument(
         "--db", choices=["auto", "sqlite", "postgres", "both"], default="auto",
         help="auto: SQLite, plus PostgreSQL when the test server answers",
@@ -201,7 +176,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("wrk is not installed")
     if not (0 < args.duration <= 60 and 0 <= args.warmup <= 30 and 0 < args.concurrency <= 256):
         p.error("keep --duration in (0, 60], --warmup in [0, 30], --concurrency in (0, 256]")
+    if not (1 <= args.runs <= 20 and 0 <= args.starts <= 50):
+        p.error("keep --runs in [1, 20] and --starts in [0, 50]")
     return args
+
+
+@dataclass
+class Measured:
+    outcomes: list[Outcome]
+    startup: Startup | None
+    prism_note: str
+    prism_measured: bool
+
+
+def measure_all(args: argparse.Namespace, databases: list[str], tmp: Path) -> Measured:
+    """Start-up timing, then the references (baseline, Prism), then every database's scenarios."""
+    problems: list[Outcome] = []  # before the scenarios: start-up timing, Prism's start
+    startup = None
+    if args.starts:
+        try:
+            startup = measure_startup(args.starts, tmp / "startup", args.workers)
+            print(startup.line(), flush=True)
+        except Exception as exc:  # report it, carry on with the scenarios, exit 1
+            problems.append(Outcome("sqlite", "(start-up timing)", "-", status="error",
+                                    note=repr(exc)[:1500]))  # fmt: skip
+    prism_exe, prism_note = None, "skipped (--no-prism)"
+    if not args.no_prism:
+        prism_exe, prism_note = prism.executable()
+    print(f"prism: {prism_note}", flush=True)
+    with ExitStack() as stack:
+        baseline = stack.enter_context(serving(BASELINE, "", tmp / "baseline", args.workers, {}))
+        prism_url = None
+        if prism_exe is not None:
+            try:
+                prism_url = stack.enter_context(prism.serving(prism_exe, tmp / "prism"))
+            except RuntimeError as exc:
+                problems.append(Outcome("prism", "(start)", "-", status="error",
+                                        note=str(exc)[:1500]))  # fmt: skip
+        for o in problems:
+            print_row(o)
+        print(HEADER, flush=True)
+        bench = Bench(args, baseline.url, prism_url)
+        if bench.check_baseline():
+            for server in databases:
+                bench.app_on(server, tmp)
+    return Measured(problems + bench.outcomes, startup, prism_note, prism_url is not None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,31 +232,31 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     print(
         f"generator={args.generator} workers={args.workers} concurrency={args.concurrency} "
-        f"warmup={args.warmup}s duration={args.duration}s cpus={os.cpu_count()} "
-        f"loadavg={load_before[0]:.2f}"
+        f"warmup={args.warmup}s duration={args.duration}s runs={args.runs} "
+        f"cpus={os.cpu_count()} loadavg={load_before[0]:.2f}"
     )
     if args.db == "auto" and not pg_ok:
         print("note: PostgreSQL not reachable (harness/pg.py admin URL); SQLite only")
-    print(HEADER, flush=True)
+    print(f"note: {SYNC_CYCLE_NOTE}")
 
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="alien-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        with serving(BASELINE, "", tmp / "baseline", args.workers, {}) as baseline:
-            bench = Bench(args, baseline.url)
-            if bench.check_baseline():
-                for server in databases:
-                    bench.app_on(server, tmp)
+        measured = measure_all(args, databases, Path(tmp_name))
 
-    outcomes = bench.outcomes
-    spread = baseline_spread(outcomes)
+    outcomes, startup = measured.outcomes, measured.startup
+    rows = report.summary(outcomes)
+    pg_vs_lite = report.postgres_vs_sqlite(rows)
+    report.print_summary(rows, pg_vs_lite)
+    spread = report.baseline_spread(outcomes)
     for kind, s in spread.items():
         print(
             f"baseline {kind} req/s over the run: min {s['min']:.0f}, median {s['median']:.0f}, "
             f"max {s['max']:.0f} ({s['n']} samples)"
         )
+    if startup is not None:
+        print(startup.line())
     failed = [o for o in outcomes if o.status == "error"]
-    report = {
+    document = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
         "commit": git_commit(),
@@ -253,13 +272,23 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency": args.concurrency,
             "warmup_s": args.warmup,
             "duration_s": args.duration,
+            "runs": args.runs,
         },
+        "prism": {
+            "version": prism.VERSION,
+            "measured": measured.prism_measured,
+            "note": measured.prism_note,
+        },
+        "startup": startup.as_dict() if startup is not None else None,
+        "sync_cycle": SYNC_CYCLE_NOTE,
         "baseline_rps_spread": spread,
         "runs": [o.as_dict() for o in outcomes],
+        "summary": rows,
+        "postgres_vs_sqlite": pg_vs_lite,
         "ok": not failed,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    args.out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     if failed:
         print(f"FAILED: {len(failed)} scenario(s) had errors (see above)", file=sys.stderr)

@@ -7,6 +7,7 @@ created through harness/pg.py's admin URL and dropped afterwards.
 
 from __future__ import annotations
 
+import http.client
 import os
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,18 @@ def serving(
         yield server
     finally:
         server.stop()
+
+
+def health_status(port: int) -> int | None:
+    """The status of one `GET /health` on 127.0.0.1:port; None while nothing answers."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        conn.request("GET", "/health")
+        return conn.getresponse().status
+    except OSError:
+        return None
+    finally:
+        conn.close()
 
 
 def postgres_reachable() -> bool:

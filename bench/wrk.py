@@ -7,20 +7,54 @@ import re
 import subprocess
 import tempfile
 
-from bench.load import Result, Target
+from bench.load import NOTHING_CAPTURED, Result, Target, run_token
 
+#: One Lua script for a single request and for a cycle (Target.then). A cycle runs one wrk
+#: thread per connection: wrk shares a thread's Lua state between its connections and does not
+#: say which connection asks for the next request, so per-connection state (the cycle's step,
+#: the captured id, the connection's slot) needs a thread of its own.
 _LUA = """
-local n, concurrency = 0, {concurrency}
-local body = {body}
-wrk.method = "{method}"
+local concurrency, steps = {concurrency}, {{
+{steps}
+}}
 {headers}
-request = function()
+local next_slot, threads = 0, {{}}
+function setup(thread)
+  thread:set("slot", next_slot)
+  next_slot = next_slot + 1
+  table.insert(threads, thread)
+end
+
+local n, step, captured = 0, 1, ""
+uncaptured = 0
+function request()
   n = n + 1
-  local b = nil
-  if body then
-    b = body:gsub("{{n}}", tostring(n)):gsub("{{m}}", tostring(n % concurrency))
+  local s, b = steps[step], steps[step].body
+  if b then
+    local seq, i = n, n % concurrency  -- one thread: slots spread over its connections
+    if #steps > 1 then seq, i = n * concurrency + slot, slot end
+    b = b:gsub("{{n}}", tostring(seq)):gsub("{{m}}", tostring(i)):gsub("{{r}}", "{run}")
+    b = b:gsub("{{id}}", captured)
   end
-  return wrk.format(nil, "{path}", nil, b)
+  return wrk.format(s.method, s.path, nil, b)
+end
+
+if #steps > 1 then
+  function response(status, headers, body)
+    if step == 1 then
+      captured = body:match('"id"%s*:%s*"([^"]*)"')
+      if not captured then
+        captured, uncaptured = "{nothing}", uncaptured + 1
+      end
+    end
+    step = step % #steps + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + (t:get("uncaptured") or 0) end
+  io.write("bench-uncaptured: " .. total .. "\\n")
 end
 """
 
@@ -29,35 +63,49 @@ def _lua_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def run_wrk(url: str, target: Target, concurrency: int, warmup: float, duration: float) -> Result:
+def lua_script(target: Target, concurrency: int, run: str) -> str:
     headers = dict(target.headers)
-    if target.body is not None:
+    if any(step.body is not None for step in target.steps):
         headers["Content-Type"] = "application/json"
-    script = _LUA.format(
+    return _LUA.format(
         concurrency=concurrency,
-        body="nil" if target.body is None else _lua_string(target.body),
-        method=target.method,
-        path=target.path,
+        steps=",\n".join(
+            f"  {{method = {_lua_string(s.method)}, path = {_lua_string(s.path)}, "
+            f"body = {'nil' if s.body is None else _lua_string(s.body)}}}"
+            for s in target.steps
+        ),
         headers="\n".join(
             f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
         ),
+        nothing=NOTHING_CAPTURED,
+        run=run,
     )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(script)
-        lua.flush()
 
-        def wrk(seconds: float, *extra: str) -> str:
-            secs = max(1, math.ceil(seconds))
-            cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{secs}s", "--timeout", "10s", *extra]
+
+def run_wrk(url: str, target: Target, concurrency: int, warmup: float, duration: float) -> Result:
+    threads = concurrency if target.then else 1
+
+    def wrk(seconds: float, *extra: str) -> str:
+        """One wrk run. Each has its own `{r}` token: wrk leaves requests in flight when it
+        stops, and a sync session's late release must not free what the next run's same
+        session has just acquired again."""
+        secs = max(1, math.ceil(seconds))
+        cmd = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{secs}s", "--timeout", "10s"]
+        with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+            lua.write(lua_script(target, concurrency, run_token()))
+            lua.flush()
             done = subprocess.run(
-                [*cmd, "-s", lua.name, url], capture_output=True, text=True, timeout=secs + 30
+                [*cmd, *extra, "-s", lua.name, url],
+                capture_output=True,
+                text=True,
+                timeout=secs + 30,
             )
-            if done.returncode != 0:
-                raise RuntimeError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
-            return done.stdout
+        if done.returncode != 0:
+            raise RuntimeError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout
 
-        warm = wrk(warmup) if warmup > 0 else ""
-        out = wrk(duration, "--latency")
+    warm = wrk(warmup) if warmup > 0 else ""
+    out = wrk(duration, "--latency")
     non_2xx = _wrk_int(r"Non-2xx or 3xx responses:\s+(\d+)", warm) + _wrk_int(
         r"Non-2xx or 3xx responses:\s+(\d+)", out
     )
@@ -79,6 +127,8 @@ def run_wrk(url: str, target: Target, concurrency: int, warmup: float, duration:
         errors=errors,
         statuses={},
         sample=out.strip() if non_2xx or errors else "",
+        steps=len(target.steps),
+        uncaptured=sum(_wrk_int(r"(?m)^bench-uncaptured: (\d+)$", text) for text in (warm, out)),
     )
 
 
