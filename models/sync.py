@@ -8,7 +8,7 @@ Every state change here is one transaction. On PostgreSQL acquire reads its cand
 see the same row; on SQLite every transaction is BEGIN IMMEDIATE, which serialises writers.
 The same code runs on both (`models.db.locking` is a no-op on SQLite).
 
-Acquire reads its candidates in two disjoint parts (`_candidates`), each through indexes of
+Acquire reads its candidates in two disjoint parts (`_free_leases`), each through indexes of
 its own, so its cost does not grow with the deployments and live leases it passes over.
 """
 
@@ -62,10 +62,11 @@ def acquire(
         return []
     with db.atomic():
         now = clock.now()  # inside the transaction: on SQLite the writer lock is held from here
-        found = [
-            _oldest(part.where(*conditions), limit)
-            for part in _candidates(session, now, ttl_seconds)
-        ]
+        found = [_oldest(D.select().where(UNLEASED_WITH_WORK, *conditions), limit)]
+        free, leases = _free_leases(session, now, ttl_seconds)
+        if leases:  # checked again on the rows taken: another acquire may have leased one since
+            leased = D.select().where(D.id.in_(leases), free, HAS_WORK, *conditions)
+            found.append(_oldest(leased, limit))
         ids = [ident for part in found for ident in part]
         if all(found) and len(ids) > limit:  # both parts found some: the oldest of them
             oldest = D.select(D.id).where(D.id.in_(ids)).order_by(D.created_at, D.id)
@@ -76,24 +77,21 @@ def acquire(
         return list(D.select().where(D.id.in_(ids)).order_by(D.created_at, D.id))
 
 
-def _candidates(session: str, now: datetime, ttl_seconds: int) -> list[Any]:
-    """Acquire's candidates in two disjoint parts, each read through indexes of its own
-    (models/deployments.py), so that neither walks past rows it cannot take: the unleased
-    deployments with work (the partial index of exactly those, in acquire's order), and the
-    leased ones with work whose lease is this session's or stale (the lease indexes; leases
-    are few next to deployments)."""
+def _free_leases(session: str, now: datetime, ttl_seconds: int) -> tuple[Any, list[str]]:
+    """The leases acquire may take, this session's own and stale ones: as a condition, and the
+    ids of the deployments that have one now.
+
+    Acquire's candidates come in two disjoint parts, each read through indexes of its own
+    (models/deployments.py) so that neither walks past rows it cannot take: the unleased
+    deployments with work, from the partial index of exactly those in acquire's order; and
+    these leases, found by holder and by age. The ids are read on their own, by a query only
+    the lease indexes can answer (with a group filter beside them a planner may walk the
+    group's rows instead); most of the time there are none.
+    """
     stale = LEASE_TAKEN < D.locked_at.db_value(now - timedelta(seconds=ttl_seconds))
-    # The leases are found by a subquery of their own, one condition per lease index, so no
-    # other index can serve it (a group filter beside them would let the planner walk the
-    # group's rows instead). The condition is repeated on the rows taken, so that PostgreSQL
-    # checks it again on a row another acquire has leased and committed meanwhile.
     leased = D.select(D.id).where(LEASED)
-    leases = leased.where(D.locked_by == session) | leased.where(stale)
-    free = LEASED & ((D.locked_by == session) | stale)
-    return [
-        D.select().where(UNLEASED_WITH_WORK),
-        D.select().where(D.id.in_(leases) & free & HAS_WORK),
-    ]
+    ids = leased.where(D.locked_by == session) | leased.where(stale)
+    return LEASED & ((D.locked_by == session) | stale), [ident for (ident,) in ids.tuples()]
 
 
 def _oldest(candidates: Any, limit: int) -> list[str]:
