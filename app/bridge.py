@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import io
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,12 +45,11 @@ class OneHopWSGI:
             await send({"type": "websocket.close", "code": 1000})
             return
         body = await _read_body(receive)
-        environ = build_environ(scope, io.BytesIO(body))  # type: ignore[arg-type]
+        environ: dict[str, Any] = build_environ(scope, io.BytesIO(body))  # type: ignore[arg-type,assignment]
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
-        status, headers, content = await loop.run_in_executor(
-            self.executor, context.run, self._respond, environ
-        )
+        respond = functools.partial(context.run, self._respond, environ)
+        status, headers, content = await loop.run_in_executor(self.executor, respond)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 

@@ -30,7 +30,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import prism, report
+from bench import prism, report, scale
 from bench.load import Result, Target, measure, wrk_path
 from bench.report import HEADER, Outcome, print_row
 from bench.scenarios import (
@@ -169,6 +169,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="auto: SQLite, plus PostgreSQL when the test server answers",
     )  # fmt: skip
     p.add_argument("--out", type=Path, default=ROOT / "bench-results" / "latest.json")
+    p.add_argument("--scale", action="store_true", help="also bench/scale.py: 100k vs 1k group")
+    p.add_argument("--scale-only", action="store_true", help="only bench/scale.py")
     args = p.parse_args(argv)
     if args.generator == "auto":
         args.generator = "wrk" if wrk_path() else "python"
@@ -237,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.db == "auto" and not pg_ok:
         print("note: PostgreSQL not reachable (harness/pg.py admin URL); SQLite only")
+    if args.scale_only:
+        return scale.report(scale.run(databases, args.workers), args.out)
     print(f"note: {SYNC_CYCLE_NOTE}")
 
     started = time.time()
@@ -287,12 +291,15 @@ def main(argv: list[str] | None = None) -> int:
         "postgres_vs_sqlite": pg_vs_lite,
         "ok": not failed,
     }
+    if args.scale:
+        scaled = scale.run(databases, args.workers)
+        document |= {"scale": scaled, "ok": not failed and not any("error" in e for e in scaled)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     if failed:
         print(f"FAILED: {len(failed)} scenario(s) had errors (see above)", file=sys.stderr)
-    return 1 if failed else 0
+    return 0 if document["ok"] else 1
 
 
 if __name__ == "__main__":

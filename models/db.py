@@ -64,7 +64,9 @@ class BaseModel(peewee.Model):
         if sql is None:
             query = cls.select().where(cls._meta.primary_key == "").limit(1)
             sql = _BY_KEY[key] = query.sql()[0]
-        value = cls._meta.primary_key.db_value(ident)
+        field = cls._meta.primary_key
+        assert isinstance(field, peewee.Field)
+        value = field.db_value(ident)
         return next(iter(cls.raw(sql, value, 1)), None)
 
 
@@ -398,8 +400,8 @@ def request_connection() -> Iterator[None]:
         try:
             yield
         finally:
-            conn = database._state.conn
-            if conn is not None and conn.in_transaction:
+            conn = database.connection()
+            if conn.in_transaction:
                 conn.rollback()
     finally:
         revocation.settle()

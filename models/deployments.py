@@ -21,6 +21,12 @@ STATUSES = (
 )  # fmt: skip
 FAILED = frozenset(s for s in STATUSES if s.endswith("-failed"))
 DELETING = frozenset({"delete-pending", "deleting", "delete-failed", "deleted"})
+#: Statuses a worker has something to do for (docs/behaviour.md §7.1); `*-failed` ones only
+#: with a retry requested.
+ACQUIRABLE = (
+    "pending", "initial-setup", "provisioning", "update-pending", "updating",
+    "delete-pending", "deleting",
+)  # fmt: skip
 
 #: StackSettings values the reference leaves out when it stores and serialises the settings
 #: (crates/alien-core/src/stack_settings.rs: `skip_serializing_if = "is_default_*"`). The spec's
@@ -158,3 +164,36 @@ class Deployment(BaseModel):
         if Deployment.update(**values).where(where).execute():
             for key, value in values.items():
                 setattr(self, key, value)
+
+
+#: Work to do (docs/behaviour.md §7.1). The statuses are written into the SQL as constants
+#: (peewee.ValueLiterals), not as parameters: the partial indexes below are declared with this
+#: very condition, and SQLite and PostgreSQL use a partial index only for a query whose WHERE
+#: holds the index's condition with the same constants.
+HAS_WORK = peewee.ValueLiterals(
+    Deployment.status.in_(ACQUIRABLE)
+    | (Deployment.status.in_(sorted(FAILED)) & Deployment.retry_requested)
+)
+UNLEASED_WITH_WORK = Deployment.locked_by.is_null() & HAS_WORK
+LEASED = Deployment.locked_by.is_null(False)
+#: When a lease was taken, as stored; a lease without a time counts as the oldest (stale), so
+#: one range on one index finds every stale lease. Its constant is inline for the same reason.
+LEASE_TAKEN = peewee.ValueLiterals(peewee.fn.COALESCE(Deployment.locked_at, 0))
+
+# Acquire's indexes (models/sync.py): the unleased deployments with work, in acquire's order,
+# of a group (a group or deployment token acquires) and of all (an admin acquires); and the
+# leases, by holder and by age, which are few next to the deployments. Existing databases get
+# them from migration 3 (models/schema.py).
+for _index in (
+    Deployment.index(
+        Deployment.deployment_group, Deployment.created_at, Deployment.id,
+        name="deployment_acquirable_by_group", where=UNLEASED_WITH_WORK,
+    ),
+    Deployment.index(
+        Deployment.created_at, Deployment.id,
+        name="deployment_acquirable", where=UNLEASED_WITH_WORK,
+    ),
+    Deployment.index(Deployment.locked_by, name="deployment_lease_holder", where=LEASED),
+    Deployment.index(LEASE_TAKEN, name="deployment_lease_age", where=LEASED),
+):  # fmt: skip
+    Deployment.add_index(_index)

@@ -60,9 +60,21 @@ def _token_revocation() -> None:
     )
 
 
+def _acquire_indexes() -> None:
+    """The indexes acquire reads its candidates through (models/deployments.py, models/sync.py).
+
+    `create_tables` on existing tables only adds the indexes a model declares and the database
+    lacks (IF NOT EXISTS), and changes nothing else. On PostgreSQL building them holds off
+    writes to deployments until this migration commits (a plain CREATE INDEX: CONCURRENTLY
+    cannot run inside the migration's transaction); for a few hundred thousand rows, seconds.
+    """
+    db.create_tables([Deployment])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial tables", _initial_tables),
     (2, "token origin, last use, revocation", _token_revocation),
+    (3, "acquire's indexes: unleased deployments with work, leases", _acquire_indexes),
 ]
 
 

@@ -7,6 +7,9 @@ Every state change here is one transaction. On PostgreSQL acquire reads its cand
 `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent acquires never wait on each other and never
 see the same row; on SQLite every transaction is BEGIN IMMEDIATE, which serialises writers.
 The same code runs on both (`models.db.locking` is a no-op on SQLite).
+
+Acquire reads its candidates in two disjoint parts (`_free_leases`), each through indexes of
+its own, so its cost does not grow with the deployments and live leases it passes over.
 """
 
 from __future__ import annotations
@@ -17,16 +20,18 @@ from typing import Any
 
 from models import clock, lifecycle
 from models.db import db, locking
-from models.deployments import FAILED, Deployment
+from models.deployments import (
+    FAILED,
+    HAS_WORK,
+    LEASE_TAKEN,
+    LEASED,
+    UNLEASED_WITH_WORK,
+    Deployment,
+)
 from models.errors import BadRequest, DeploymentLocked, DeploymentNotFound
 from models.releases import Release
 from models.tokens import Caller
 
-#: Statuses a worker has something to do for (§7.1); `*-failed` only with a retry requested.
-ACQUIRABLE = (
-    "pending", "initial-setup", "provisioning", "update-pending", "updating",
-    "delete-pending", "deleting",
-)  # fmt: skip
 DEFAULT_LIMIT = 10
 
 D = Deployment
@@ -57,25 +62,42 @@ def acquire(
         return []
     with db.atomic():
         now = clock.now()  # inside the transaction: on SQLite the writer lock is held from here
-        query = _candidates(session, now, ttl_seconds).where(*conditions)
-        rows = locking(query.order_by(D.created_at, D.id).limit(limit), skip_locked=True)
-        ids = [row.id for row in rows]
+        found = [_oldest(D.select().where(UNLEASED_WITH_WORK, *conditions), limit)]
+        free, leases = _free_leases(session, now, ttl_seconds)
+        if leases:  # checked again on the rows taken: another acquire may have leased one since
+            leased = D.select().where(D.id.in_(leases), free, HAS_WORK, *conditions)
+            found.append(_oldest(leased, limit))
+        ids = [ident for part in found for ident in part]
+        if all(found) and len(ids) > limit:  # both parts found some: the oldest of them
+            oldest = D.select(D.id).where(D.id.in_(ids)).order_by(D.created_at, D.id)
+            ids = [row.id for row in oldest.limit(limit)]
         if not ids:
             return []
         D.update(locked_by=session, locked_at=now).where(D.id.in_(ids)).execute()
         return list(D.select().where(D.id.in_(ids)).order_by(D.created_at, D.id))
 
 
-def _candidates(session: str, now: datetime, ttl_seconds: int) -> Any:
-    stale_before = now - timedelta(seconds=ttl_seconds)
-    has_work = D.status.in_(ACQUIRABLE) | (D.status.in_(sorted(FAILED)) & D.retry_requested)
-    free = (
-        D.locked_by.is_null()
-        | (D.locked_by == session)
-        | D.locked_at.is_null()
-        | (D.locked_at < stale_before)
-    )
-    return D.select().where(has_work & free)
+def _free_leases(session: str, now: datetime, ttl_seconds: int) -> tuple[Any, list[str]]:
+    """The leases acquire may take, this session's own and stale ones: as a condition, and the
+    ids of the deployments that have one now.
+
+    Acquire's candidates come in two disjoint parts, each read through indexes of its own
+    (models/deployments.py) so that neither walks past rows it cannot take: the unleased
+    deployments with work, from the partial index of exactly those in acquire's order; and
+    these leases, found by holder and by age. The ids are read on their own, by a query only
+    the lease indexes can answer (with a group filter beside them a planner may walk the
+    group's rows instead); most of the time there are none.
+    """
+    stale = LEASE_TAKEN < D.locked_at.db_value(now - timedelta(seconds=ttl_seconds))
+    leased = D.select(D.id).where(LEASED)
+    ids = leased.where(D.locked_by == session) | leased.where(stale)
+    return LEASED & ((D.locked_by == session) | stale), [ident for (ident,) in ids.tuples()]
+
+
+def _oldest(candidates: Any, limit: int) -> list[str]:
+    """The ids of the oldest `limit` candidates that no concurrent acquire is taking."""
+    query = candidates.select(D.id).order_by(D.created_at, D.id).limit(limit)
+    return [row.id for row in locking(query, skip_locked=True)]
 
 
 def lease_counts(now: datetime, ttl_seconds: int) -> tuple[int, int]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from app.spec import raw_spec
-from models.deployments import DELETING, FAILED, STATUSES
+from models.deployments import ACQUIRABLE, DELETING, FAILED, STATUSES
 from models.lifecycle import RETRYABLE_FAILED
-from models.sync import ACQUIRABLE
 
 
 def test_statuses_are_the_spec_enum() -> None:

@@ -191,7 +191,7 @@ def test_migration_2_upgrades_a_version_1_database(database_url):
             )
         assert "configured" not in {c.name for c in db.get_columns("token", _schema())}
 
-        assert migrate() == [2]
+        assert migrate() == [2, 3]
         assert migrate() == []
         assert {c.name for c in db.get_columns("token", _schema())} >= {
             "configured",
@@ -207,6 +207,7 @@ def test_migration_2_upgrades_a_version_1_database(database_url):
         assert [m.version for m in SchemaMigration.select().order_by(SchemaMigration.version)] == [
             1,
             2,
+            3,
         ]
 
 
