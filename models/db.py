@@ -6,6 +6,7 @@ models read the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -122,6 +123,64 @@ class TimestampField(peewee.BigIntegerField):
         return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
 
 
+class WriterLock:
+    """One write transaction at a time on a SQLite file, among this process's threads and every
+    process of this machine that uses the same lock file, taken before SQLite's own lock.
+
+    SQLite makes a writer that finds the file locked sleep and retry, 1, 2, 5, 10, 15 ms and on
+    (its busy handler): under concurrent writes those sleeps were the slowest requests. Here a
+    thread waits on a lock that hands over as soon as it is free, and a process polls the file
+    lock every half millisecond. The wait is bounded like SQLite's (`timeout`): past it, the
+    same "database is locked" error, so the same 503.
+    """
+
+    POLL_SECONDS = 0.0005
+
+    def __init__(self, path: str | None, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._threads = threading.Lock()
+        self._held = threading.local()
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        if not self._threads.acquire(timeout=self.timeout):
+            raise peewee.OperationalError("database is locked")
+        try:
+            fd = self._file()
+            while fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise peewee.OperationalError("database is locked") from None
+                    time.sleep(self.POLL_SECONDS)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._held.value = True
+
+    def release(self) -> None:
+        """Idempotent per thread: a failed COMMIT is followed by a ROLLBACK, which releases too."""
+        if not getattr(self._held, "value", False):
+            return
+        self._held.value = False
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int | None:
+        if self.path is None:
+            return None
+        if self._fd is None:  # not a SQLite file: closing it would drop no database lock
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
+
 class SqliteWalDatabase(peewee.SqliteDatabase):
     """SQLite that survives several processes opening a brand-new file at once.
 
@@ -155,6 +214,28 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
         super().__init__(database, **kwargs)
+        on_disk = not (database == ":memory:" or database.startswith("file:"))
+        self.writer = WriterLock(database + "-writer" if on_disk else None, kwargs.get("timeout", 5))
+
+    def begin(self, lock_type: str | None = None) -> None:
+        self.writer.acquire()
+        try:
+            super().begin(lock_type)  # type: ignore[misc]
+        except BaseException:
+            self.writer.release()
+            raise
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.writer.release()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.writer.release()
 
     def _connect(self) -> Any:
         conn = super()._connect()  # type: ignore[misc]
@@ -400,9 +481,8 @@ def request_connection() -> Iterator[None]:
         try:
             yield
         finally:
-            conn = database.connection()
-            if conn.in_transaction:
-                conn.rollback()
+            if database.connection().in_transaction:
+                database.rollback()
     finally:
         revocation.settle()
 

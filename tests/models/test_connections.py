@@ -1,0 +1,93 @@
+"""A request's database (models.db.request_connection) and SQLite's writer lock (WriterLock)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from typing import Any
+
+import peewee
+import pytest
+
+from harness import pg
+from models.db import SqliteWalDatabase, db, request_connection
+from models.groups import DeploymentGroup
+
+sqlite_only = pytest.mark.skipif(pg.backend() != "sqlite", reason="SQLite's own connections")
+
+
+def test_a_request_left_in_a_transaction_is_rolled_back_at_its_end(app: Any) -> None:
+    with request_connection():
+        db.begin()  # a handler bug: a transaction never finished
+        DeploymentGroup.create_new("left open")
+    with request_connection():
+        assert not db.in_transaction()
+        assert not DeploymentGroup.select().where(DeploymentGroup.name == "left open").exists()
+        DeploymentGroup.create_new("next")  # and the next request can write
+    with request_connection():
+        assert DeploymentGroup.select().where(DeploymentGroup.name == "next").exists()
+
+
+@sqlite_only
+def test_a_thread_keeps_its_sqlite_connection_across_requests(app: Any) -> None:
+    with request_connection():
+        first = db.connection()
+    with request_connection():
+        assert db.connection() is first
+    seen: list[Any] = []
+
+    def other_thread() -> None:
+        with request_connection():
+            seen.append(db.connection())
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    worker.join()
+    assert seen and seen[0] is not first
+
+
+@sqlite_only
+def test_a_writer_waits_for_another_processs_write_and_no_longer_than_the_timeout(
+    app: Any,
+) -> None:
+    database = db.obj
+    assert isinstance(database, SqliteWalDatabase) and database.writer.path is not None
+    other = os.open(database.writer.path, os.O_RDWR)  # its own open file: another process's
+    fcntl.flock(other, fcntl.LOCK_EX)
+    database.writer.timeout = 0.2
+    try:
+        with request_connection(), pytest.raises(peewee.OperationalError, match="locked"):
+            with db.atomic():
+                DeploymentGroup.create_new("waits")
+        fcntl.flock(other, fcntl.LOCK_UN)
+        with request_connection(), db.atomic():  # free again: the write goes through
+            DeploymentGroup.create_new("after")
+        with request_connection():
+            names = {g.name for g in DeploymentGroup.select()}
+        assert "after" in names and "waits" not in names
+    finally:
+        os.close(other)
+
+
+@sqlite_only
+def test_threads_take_turns_at_writing(app: Any) -> None:
+    """Eight threads, each a read-then-write transaction: every write lands, none fails."""
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            with request_connection(), db.atomic():
+                count = DeploymentGroup.select().count()
+                DeploymentGroup.create_new(f"t{n}-{count}")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with request_connection():
+        assert DeploymentGroup.select().count() == 8
