@@ -215,7 +215,8 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
         self._opened_lock = threading.Lock()
         super().__init__(database, **kwargs)
         on_disk = not (database == ":memory:" or database.startswith("file:"))
-        self.writer = WriterLock(database + "-writer" if on_disk else None, kwargs.get("timeout", 5))
+        lock_file = database + "-writer" if on_disk else None
+        self.writer = WriterLock(lock_file, kwargs.get("timeout", 5))
 
     def begin(self, lock_type: str | None = None) -> None:
         self.writer.acquire()
