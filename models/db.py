@@ -213,6 +213,7 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
         self.arguments = (database, dict(kwargs))
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
+        self._cursors = threading.local()  # this thread's cursors since its request began
         super().__init__(database, **kwargs)
         on_disk = not (database == ":memory:" or database.startswith("file:"))
         lock_file = database + "-writer" if on_disk else None
@@ -244,7 +245,28 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
             self._opened.append(conn)
         return conn
 
+    def cursor(self, named_cursor: Any = None) -> Any:
+        cursor = super().cursor(named_cursor)
+        self._cursors.__dict__.setdefault("opened", []).append(cursor)
+        return cursor
+
+    def end_request(self) -> None:
+        """Leave this thread's connection as a new one: every cursor of the request closed, and
+        a transaction left open (a bug) rolled back.
+
+        A cursor not read to its end keeps its statement, and with it a read snapshot, open on
+        the connection; a connection that lives on would then read stale rows, and a write's
+        BEGIN would fail as "database is locked" (SQLite cannot move an old snapshot forward).
+        A cursor lives as long as whatever still refers to it, so it is closed here, not left
+        to the collector."""
+        opened: list[Any] = self._cursors.__dict__.pop("opened", [])
+        for cursor in opened:
+            cursor.close()
+        if self.connection().in_transaction:
+            self.rollback()
+
     def _close(self, conn: Any) -> None:
+        self._cursors.__dict__.pop("opened", None)
         with self._opened_lock:
             if conn in self._opened:
                 self._opened.remove(conn)
@@ -469,8 +491,9 @@ def request_connection() -> Iterator[None]:
 
     SQLite: the thread's own connection, opened on its first request and kept: opening one
     costs more than most requests (the file, its WAL, the pragmas), and a thread serves one
-    request at a time. Whatever a request left open (a bug) is rolled back at its end, so the
-    next request starts clean. PostgreSQL: a connection from the pool, returned at the end.
+    request at a time. At its end the request's cursors are closed and whatever it left open (a
+    bug) is rolled back (`SqliteWalDatabase.end_request`), so the next request starts as on a
+    new connection. PostgreSQL: a connection from the pool, returned at the end.
     """
     database = db.obj
     try:
@@ -482,8 +505,7 @@ def request_connection() -> Iterator[None]:
         try:
             yield
         finally:
-            if database.connection().in_transaction:
-                database.rollback()
+            database.end_request()
     finally:
         revocation.settle()
 

@@ -48,6 +48,31 @@ def test_a_thread_keeps_its_sqlite_connection_across_requests(app: Any) -> None:
 
 
 @sqlite_only
+def test_a_cursor_left_unread_does_not_pin_the_next_requests_view(app: Any) -> None:
+    """A request that stops reading halfway, and keeps the cursor (a reference cycle, a lingering
+    object): the thread's next request still sees another thread's write, and can write."""
+    with request_connection():
+        DeploymentGroup.create_new("a")
+        DeploymentGroup.create_new("b")
+    with request_connection():
+        unread = db.execute_sql("SELECT name FROM deployment_group")
+        assert unread.fetchone() is not None  # one row of two: the statement stays open
+
+    def other_thread() -> None:
+        with request_connection():
+            DeploymentGroup.create_new("c")
+
+    writer = threading.Thread(target=other_thread)
+    writer.start()
+    writer.join()
+    with request_connection():
+        assert DeploymentGroup.select().count() == 3
+        with db.atomic():
+            DeploymentGroup.create_new("d")
+    assert unread is not None  # kept alive until here
+
+
+@sqlite_only
 def test_a_writer_waits_for_another_processs_write_and_no_longer_than_the_timeout(
     app: Any,
 ) -> None:
