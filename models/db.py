@@ -131,7 +131,8 @@ class WriterLock:
     (its busy handler): under concurrent writes those sleeps were the slowest requests. Here a
     thread waits on a lock that hands over as soon as it is free, and a process polls the file
     lock every half millisecond. The wait is bounded like SQLite's (`timeout`): past it, the
-    same "database is locked" error, so the same 503.
+    same "database is locked" error SQLite raises, answered as before (a retryable
+    DATABASE_ERROR, "database is busy").
     """
 
     POLL_SECONDS = 0.0005

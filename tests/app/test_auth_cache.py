@@ -46,6 +46,15 @@ def revoke_in_sql(token: str) -> None:
         Token.update(revoked_at=1).where(Token.token_hash == hash_token(token)).execute()
 
 
+def cached_then_revoked_in_sql(client: ContractClient, admin: dict[str, str]) -> str:
+    """A token this worker has cached, then revoked behind its back: still accepted (cached)."""
+    _, token = group_token(client, admin)
+    assert whoami(client, token) == 200
+    revoke_in_sql(token)
+    assert whoami(client, token) == 200  # the cache answered: nobody said otherwise
+    return token
+
+
 def test_a_token_this_process_revokes_is_refused_at_once(client, admin, clock):
     _, token = group_token(client, admin)
     assert whoami(client, token) == 200  # looked up, and cached
@@ -73,9 +82,7 @@ def test_a_deleted_deployments_token_is_refused_at_once(client, admin, clock):
 def test_a_revocation_nobody_announces_is_obeyed_once_the_cache_lifetime_is_over(
     client, admin, clock, settings
 ):
-    _, token = group_token(client, admin)
-    assert whoami(client, token) == 200
-    revoke_in_sql(token)
+    token = cached_then_revoked_in_sql(client, admin)
     clock[0] += settings.auth_cache_seconds * 0.9
     assert whoami(client, token) == 200  # still within the lifetime: the cache answered
     clock[0] += settings.auth_cache_seconds * 0.1
@@ -85,10 +92,7 @@ def test_a_revocation_nobody_announces_is_obeyed_once_the_cache_lifetime_is_over
 def test_another_process_changing_the_shared_value_empties_the_cache(
     client, admin, clock, settings
 ):
-    _, token = group_token(client, admin)
-    assert whoami(client, token) == 200
-    revoke_in_sql(token)
-    assert whoami(client, token) == 200  # cached, and nobody said otherwise
+    token = cached_then_revoked_in_sql(client, admin)
     assert revocation.shared.path is not None
     other_process = revocation.Generation(revocation.shared.path)  # a second mapping of the file
     other_process.bump()
