@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     # Compact JSON that refuses NaN/Infinity: a stored one is a logged 500, never sent (§11).
     app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":"), allow_nan=False))
     # Flask is reached with one thread hop per request, not a2wsgi's several (app/bridge.py).
-    app._middleware_app.asgi_app = OneHopWSGI(app.app.wsgi_app)  # type: ignore[assignment]
+    bridge = OneHopWSGI(app.app.wsgi_app, threads=settings.worker_threads)
+    app._middleware_app.asgi_app = bridge  # type: ignore[assignment]
     app.add_api(
         spec,
         resolver=Resolver(function_resolver=lambda op_id: handlers.bind(op_id, provided)),

@@ -31,11 +31,17 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 class OneHopWSGI:
     """An ASGI app serving the WSGI app `app` (kept as `.app`, where Connexion's
-    `add_wsgi_middleware` wraps it) from a pool of `workers` threads."""
+    `add_wsgi_middleware` wraps it) from a pool of `threads` threads.
 
-    def __init__(self, app: WSGIApp, workers: int = 10) -> None:
+    The pool is small on purpose (ALIEN_WORKER_THREADS, 4): only one thread runs Python at a
+    time, and every thread waiting for the interpreter lock beside the event loop adds lock
+    hand-overs, each a context switch. With 10 threads a PostgreSQL worker spent up to 15% more
+    CPU per request and left the cores idle 15% of the time (docs/performance.md). A thread is held
+    only while Flask runs: a slow client is the event loop's, never a thread's."""
+
+    def __init__(self, app: WSGIApp, threads: int) -> None:
         self.app = app
-        self.executor = ThreadPoolExecutor(thread_name_prefix="WSGI", max_workers=workers)
+        self.executor = ThreadPoolExecutor(thread_name_prefix="WSGI", max_workers=threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -251,6 +251,12 @@ class Settings:
         "PORT", 8080, integer(1, 65535), "port it binds; also the default base URL's port"
     )
     web_concurrency: int = setting("WEB_CONCURRENCY", 2, integer(1, 64), "gunicorn workers")
+    worker_threads: int = setting(
+        "ALIEN_WORKER_THREADS", 4, integer(1, 256),
+        "threads per worker running requests: a request holds one while it waits for the "
+        "database, so raise it for a slow PostgreSQL; more than the cores keep busy only adds "
+        "contention (docs/performance.md)",
+    )  # fmt: skip
     database_url: str = setting(
         "DATABASE_URL", "", database_url,
         "`sqlite:///path` or `postgresql://user@host:5432/db`; anything else stops the start",
