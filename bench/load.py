@@ -80,6 +80,7 @@ class Result:
     sample: str = ""  # first unexpected answer or error, for the report
     steps: int = 1  # requests per cycle (Target.then); requests/s counts every request
     uncaptured: int = 0  # cycles whose first answer held no id (see CAPTURE)
+    answered: int = 0  # every answer, warm-up included (what the server's CPU time was spent on)
 
     @property
     def rps(self) -> float:
@@ -255,6 +256,7 @@ async def _python(
         sample=state.sample,
         steps=len(target.steps),
         uncaptured=state.uncaptured,
+        answered=sum(state.statuses.values()),
     )
 
 

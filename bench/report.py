@@ -8,7 +8,7 @@ latencies are per request.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.load import Result
@@ -25,6 +25,7 @@ class Outcome:
     baseline: Result | None = None
     status: str = "ok"  # ok | error
     note: str = ""
+    cpu: dict[str, float] = field(default_factory=dict)  # ours, per request (bench/cpu.py)
 
     def versus(self, reference: Result | None) -> dict[str, float] | None:
         r = self.result
@@ -43,6 +44,8 @@ class Outcome:
             out["note"] = self.note
         if self.result is not None:
             out |= self.result.as_dict()
+        if self.cpu:
+            out["cpu_per_request"] = self.cpu
         for name, reference in (("prism", self.prism), ("baseline", self.baseline)):
             if reference is not None:
                 out[name] = reference.as_dict()
@@ -94,6 +97,9 @@ def summary(outcomes: list[Outcome]) -> list[dict[str, Any]]:
             key: round(statistics.median(getattr(r, key) for r in results), 3)
             for key in ("rps", "p50_ms", "p99_ms")
         }
+        cpu = [o.cpu for o in group if o.cpu]
+        if cpu:
+            row["cpu_per_request"] = {k: statistics.median(c[k] for c in cpu) for k in cpu[0]}
         for name in ("prism", "baseline"):
             ratios = [v for o in group if (v := o.versus(getattr(o, name))) is not None]
             if ratios:
@@ -135,6 +141,13 @@ def print_summary(rows: list[dict[str, Any]], pg_vs_lite: dict[str, dict[str, fl
             f"{r['server']:<8} {r['scenario']:<30} {r['rps']:>7.1f} {r['p50_ms']:>7.2f} "
             f"{r['p99_ms']:>7.2f} | {prism} | {b['rps'] if b else 0:>13.3f}"
         )
+    cpu_rows = [r for r in rows if "cpu_per_request" in r]
+    if cpu_rows:
+        print("\nCPU per request, median (us): the server's processes | the database server's")
+        for r in cpu_rows:
+            c = r["cpu_per_request"]
+            database = f"{c['database_us']:>8.0f}" if r["server"] == "postgres" else f"{'-':>8}"
+            print(f"{r['server']:<8} {r['scenario']:<30} {c['server_us']:>8.0f} | {database}")
     for scenario, v in pg_vs_lite.items():
         verdict = "ok" if v["rps"] >= 0.8 else "BELOW 0.8"
         print(

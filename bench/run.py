@@ -30,7 +30,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import prism, report, scale
+from bench import cpu, prism, report, scale
 from bench.load import Result, Target, measure, wrk_path
 from bench.report import HEADER, Outcome, print_row
 from bench.scenarios import (
@@ -44,7 +44,7 @@ from bench.scenarios import (
 )
 from bench.servers import APP, BASELINE, postgres_database, postgres_reachable, serving
 from bench.startup import Startup, measure_startup
-from harness.server import ROOT
+from harness.server import ROOT, LiveServer
 
 
 class Bench:
@@ -66,8 +66,10 @@ class Bench:
             max_requests=a.max_requests,
         )
 
-    def run(self, server: str, url: str, scenarios: list[Scenario], run: int) -> None:
-        """Each scenario on Prism, then on ours, then the paired baseline request."""
+    def run(self, server: str, live: LiveServer, scenarios: list[Scenario], run: int) -> None:
+        """Each scenario on Prism, then on ours (with the CPU it cost), then the paired
+        baseline request."""
+        url = live.url
         for scenario in scenarios:
             o = Outcome(server, scenario.name, scenario.kind, run)
             o.status, o.note = preflight(url, scenario.target, must_capture=True)
@@ -78,7 +80,9 @@ class Bench:
                         o.prism = self.load(self.prism_url, scenario.target)
                     else:
                         o.status, o.note = status, f"Prism: {note}"
+                before = cpu.sample(live.pid)
                 o.result = self.load(url, scenario.target)
+                o.cpu = cpu.per_request(before, cpu.sample(live.pid), o.result.answered)
                 o.baseline = self.load(self.baseline_url, BASELINE_TARGETS[o.kind])
                 self.check(o)
             self.add(o)
@@ -107,7 +111,7 @@ class Bench:
                 deployment_id = seed(live.url, admin, needed)
                 scenarios = app_scenarios(admin, deployment_id)
                 for run in range(1, self.args.runs + 1):
-                    self.run(server, live.url, scenarios, run)
+                    self.run(server, live, scenarios, run)
             finally:
                 if self.errors() != errors_before or not any(
                     o.server == server for o in self.outcomes

@@ -82,6 +82,9 @@ def lua_script(target: Target, concurrency: int, run: str) -> str:
     )
 
 
+REQUESTS = r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b"
+
+
 def run_wrk(url: str, target: Target, concurrency: int, warmup: float, duration: float) -> Result:
     threads = concurrency if target.then else 1
 
@@ -114,9 +117,10 @@ def run_wrk(url: str, target: Target, concurrency: int, warmup: float, duration:
         for text in (warm, out)
         if (m := re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", text))
     )
-    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
+    m = re.search(REQUESTS, out)
     if not m:
         raise RuntimeError(f"could not read wrk output:\n{out}")
+    warmed = re.search(REQUESTS, warm)
     return Result(
         generator="wrk",
         requests=int(m.group(1)),
@@ -129,6 +133,7 @@ def run_wrk(url: str, target: Target, concurrency: int, warmup: float, duration:
         sample=out.strip() if non_2xx or errors else "",
         steps=len(target.steps),
         uncaptured=sum(_wrk_int(r"(?m)^bench-uncaptured: (\d+)$", text) for text in (warm, out)),
+        answered=int(m.group(1)) + (int(warmed.group(1)) if warmed else 0),
     )
 
 

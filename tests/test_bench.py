@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from bench import cpu
 from bench.load import NOTHING_CAPTURED, measure, wrk_path
 from bench.scenarios import SYNC_CYCLE, app_scenarios
 from harness import pg
@@ -146,3 +151,62 @@ def test_an_acquire_that_leases_nothing_is_counted(generator, stand_in):
     ]
     assert follow_ups and set(follow_ups) == {NOTHING_CAPTURED}
     assert 0 < result.uncaptured <= acquires
+
+
+@pytest.mark.parametrize("stand_in", [True], indirect=True)
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_every_answer_is_counted_for_the_cpu_per_request_warm_up_included(generator, stand_in):
+    cycle = next(s for s in app_scenarios(ADMIN, "dep_x") if s.name == SYNC_CYCLE).target
+    host, port = stand_in.server_address[:2]
+    result = measure(
+        generator, f"http://{host}:{port}", cycle, concurrency=CONCURRENCY, warmup=1,
+        duration=1, max_requests=100_000,
+    )  # fmt: skip
+
+    arrived = sum(len(seen) for seen in stand_in.connections)
+    # every answer the generator read, of what arrived (wrk may stop with some in flight)
+    assert result.requests < result.answered <= arrived
+    assert result.answered >= arrived - 2 * CONCURRENCY
+
+
+def burn(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_cpu_samples_count_the_process_and_its_living_children():
+    with subprocess.Popen(
+        [sys.executable, "-c", BURN_THEN_WAIT], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as child:
+        assert child.stdin is not None and child.stdout is not None
+        assert child.stdout.readline() == b"ready\n"
+        before = cpu.sample(os.getpid())
+        child.stdin.write(b"go\n")
+        child.stdin.flush()
+        burn(0.2)
+        assert child.stdout.readline() == b"burnt\n"
+        after = cpu.sample(os.getpid())  # the child still lives: its time is its own, not ours
+        child.stdin.close()
+    assert before is not None and after is not None
+    assert after.server - before.server >= 0.4 - 0.05  # 0.2 s here, 0.2 s in the child
+    assert after.database >= before.database >= 0  # the postgres processes, if any
+
+
+BURN_THEN_WAIT = """
+import sys, time
+print("ready", flush=True)
+sys.stdin.readline()
+end = time.process_time() + 0.2
+while time.process_time() < end:
+    pass
+print("burnt", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_cpu_per_request_is_the_difference_over_the_answers():
+    before, after = cpu.Sample(server=1.0, database=0.5), cpu.Sample(server=1.5, database=0.6)
+    assert cpu.per_request(before, after, 1000) == {"server_us": 500.0, "database_us": 100.0}
+    assert cpu.per_request(None, after, 1000) == {}
+    assert cpu.per_request(before, after, 0) == {}
