@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from models import clock, lifecycle
-from models.db import db, locking
+from models.db import db, locking, queued_write
 from models.deployments import (
     FAILED,
     HAS_WORK,
@@ -206,9 +206,10 @@ def release(caller: Caller, deployment_id: str, session: str) -> None:
         caller.require_deployment(row.id, row.deployment_group_id)
     else:
         caller.require_deployment_id(deployment_id)
-    D.update(locked_by=None, locked_at=None).where(
-        (D.id == deployment_id) & (D.locked_by == session)
-    ).execute()
+    with queued_write():  # among the acquires and reconciles, not behind them all
+        D.update(locked_by=None, locked_at=None).where(
+            (D.id == deployment_id) & (D.locked_by == session)
+        ).execute()
 
 
 def operator_target(caller: Caller, deployment_id: str) -> tuple[Deployment, Release] | None:

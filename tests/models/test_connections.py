@@ -9,10 +9,13 @@ from typing import Any
 
 import peewee
 import pytest
+from starlette.testclient import TestClient
 
 from harness import pg
 from models.db import SqliteWalDatabase, db, request_connection
+from models.deployments import Deployment
 from models.groups import DeploymentGroup
+from tests.helpers import acquire, assert_error
 
 sqlite_only = pytest.mark.skipif(pg.backend() != "sqlite", reason="SQLite's own connections")
 
@@ -116,3 +119,34 @@ def test_threads_take_turns_at_writing(app: Any) -> None:
     assert errors == []
     with request_connection():
         assert DeploymentGroup.select().count() == 8
+
+
+@sqlite_only
+def test_a_sync_release_waits_in_the_writers_queue_and_a_lone_create_does_not(
+    app: Any, client: Any, world: Any
+) -> None:
+    """A release (one UPDATE, no transaction) queues for the writer lock with the acquires and
+    reconciles it competes with (models.db.queued_write); a group's creation stays with SQLite's
+    own lock. Shown with the writer lock held as another process would hold it."""
+    (leased,) = acquire(client, world.admin, "s1", deploymentIds=[world.deployment_id])
+    database = db.obj
+    assert isinstance(database, SqliteWalDatabase) and database.writer.path is not None
+    other = os.open(database.writer.path, os.O_RDWR)  # its own open file: another process's
+    fcntl.flock(other, fcntl.LOCK_EX)
+    database.writer.timeout = 0.2
+    release = {"deploymentId": leased["id"], "session": "s1"}
+    try:
+        # a busy database's retryable 5xx (the contract client refuses any 5xx)
+        with TestClient(app, raise_server_exceptions=False) as raw:
+            busy = raw.post("/v1/sync/release", json=release, headers=world.admin)
+        assert_error(busy, 500, "DATABASE_ERROR")  # retryable: "database is busy"
+        assert busy.json()["retryable"] is True
+        created = client.post("/v1/deployment-groups", json={"name": "lone"}, headers=world.admin)
+        assert created.status_code == 200, created.text
+        fcntl.flock(other, fcntl.LOCK_UN)
+        done = client.post("/v1/sync/release", json=release, headers=world.admin)
+        assert done.status_code == 200, done.text
+    finally:
+        os.close(other)
+    with request_connection():
+        assert Deployment.existing(leased["id"]).locked_by is None
