@@ -62,8 +62,8 @@ class BaseModel(peewee.Model):
         model and engine, the row read straight into the model.
 
         Building the SQL was half the cost of a request's lookup; peewee's cursor wrapper, which
-        maps columns to fields from the cursor's description on every query, was most of the
-        rest on PostgreSQL (psycopg builds a Column object per column on each access). The
+        maps columns to fields from the cursor's description on every query, was about half of
+        the rest on PostgreSQL (psycopg builds a Column object per column on each access). The
         columns here are the model's fields in the order the query names them, so neither is
         needed."""
         key = (cls, type(db.obj))
