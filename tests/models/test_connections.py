@@ -5,6 +5,8 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import peewee
@@ -18,6 +20,21 @@ from models.groups import DeploymentGroup
 from tests.helpers import acquire, assert_error
 
 sqlite_only = pytest.mark.skipif(pg.backend() != "sqlite", reason="SQLite's own connections")
+
+
+@contextmanager
+def writer_lock_held_elsewhere() -> Iterator[Callable[[], None]]:
+    """SQLite's writer lock held as another process holds it (its own open file of the lock),
+    with a 0.2 s wait for it; yields the function that lets go of it."""
+    database = db.obj
+    assert isinstance(database, SqliteWalDatabase) and database.writer.path is not None
+    other = os.open(database.writer.path, os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    database.writer.timeout = 0.2
+    try:
+        yield lambda: fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
 
 
 def test_a_request_left_in_a_transaction_is_rolled_back_at_its_end(app: Any) -> None:
@@ -79,23 +96,16 @@ def test_a_cursor_left_unread_does_not_pin_the_next_requests_view(app: Any) -> N
 def test_a_writer_waits_for_another_processs_write_and_no_longer_than_the_timeout(
     app: Any,
 ) -> None:
-    database = db.obj
-    assert isinstance(database, SqliteWalDatabase) and database.writer.path is not None
-    other = os.open(database.writer.path, os.O_RDWR)  # its own open file: another process's
-    fcntl.flock(other, fcntl.LOCK_EX)
-    database.writer.timeout = 0.2
-    try:
+    with writer_lock_held_elsewhere() as let_go:
         with request_connection(), pytest.raises(peewee.OperationalError, match="locked"):
             with db.atomic():
                 DeploymentGroup.create_new("waits")
-        fcntl.flock(other, fcntl.LOCK_UN)
+        let_go()
         with request_connection(), db.atomic():  # free again: the write goes through
             DeploymentGroup.create_new("after")
         with request_connection():
             names = {g.name for g in DeploymentGroup.select()}
         assert "after" in names and "waits" not in names
-    finally:
-        os.close(other)
 
 
 @sqlite_only
@@ -129,13 +139,8 @@ def test_a_sync_release_waits_in_the_writers_queue_and_a_lone_create_does_not(
     reconciles it competes with (models.db.queued_write); a group's creation stays with SQLite's
     own lock. Shown with the writer lock held as another process would hold it."""
     (leased,) = acquire(client, world.admin, "s1", deploymentIds=[world.deployment_id])
-    database = db.obj
-    assert isinstance(database, SqliteWalDatabase) and database.writer.path is not None
-    other = os.open(database.writer.path, os.O_RDWR)  # its own open file: another process's
-    fcntl.flock(other, fcntl.LOCK_EX)
-    database.writer.timeout = 0.2
     release = {"deploymentId": leased["id"], "session": "s1"}
-    try:
+    with writer_lock_held_elsewhere() as let_go:
         # a busy database's retryable 5xx (the contract client refuses any 5xx)
         with TestClient(app, raise_server_exceptions=False) as raw:
             busy = raw.post("/v1/sync/release", json=release, headers=world.admin)
@@ -143,10 +148,8 @@ def test_a_sync_release_waits_in_the_writers_queue_and_a_lone_create_does_not(
         assert busy.json()["retryable"] is True
         created = client.post("/v1/deployment-groups", json={"name": "lone"}, headers=world.admin)
         assert created.status_code == 200, created.text
-        fcntl.flock(other, fcntl.LOCK_UN)
+        let_go()
         done = client.post("/v1/sync/release", json=release, headers=world.admin)
         assert done.status_code == 200, done.text
-    finally:
-        os.close(other)
     with request_connection():
         assert Deployment.existing(leased["id"]).locked_by is None
