@@ -1,4 +1,4 @@
-"""`python -m app ...` is the `alien-server` command line (app/cli.py); `python -m app
+"""`python -m app ...` is the `alien-server` command line (app/cli/__init__.py); `python -m app
 admin-token` mints a new admin token, for recovery."""
 
 from app.cli import cli

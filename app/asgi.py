@@ -1,22 +1,17 @@
 """The ASGI entry gunicorn loads: `gunicorn app.asgi:app` (settings: app/gunicorn_conf.py)."""
 
 import gc
-import sys
 
-from app import create_app
-from app.settings import ConfigError, Settings
-
-#: gunicorn's "worker failed to boot": the arbiter stops instead of restarting workers forever.
-WORKER_BOOT_ERROR = 3
+from app.factory import create_app
+from app.settings import WORKER_BOOT_ERROR, ConfigError, Settings, exit_for_config_error
 
 try:
     app = create_app(Settings.from_env())
-except ConfigError as exc:  # a misconfiguration: one line saying what, no traceback (§12)
-    print(f"alien-server: configuration error: {exc}", file=sys.stderr, flush=True)
-    sys.exit(WORKER_BOOT_ERROR)
+except ConfigError as exc:
+    exit_for_config_error(exc, WORKER_BOOT_ERROR)
 
 # Everything built so far (the spec, its validators, the routes) lives as long as the worker:
-# kept out of the collector's full passes, which otherwise walk all of it (~50 ms, the slowest
-# requests of a run were those that waited for one).
+# kept out of the collector's full passes, which otherwise walk all of it while a request waits
+# (docs/performance.md).
 gc.collect()
 gc.freeze()

@@ -5,29 +5,26 @@ module), `gunicorn -c python:app.gunicorn_conf` for an installed package, and th
 (harness/server.py) all serve with it. Values come from app/settings.py, so the README's
 configuration table lists every one; gunicorn's own command-line options still override them.
 
-Server hooks are plain functions below (gunicorn finds them by name: `post_fork`,
-`child_exit`, ...); add one the same way.
+Server hooks are app/serving/hooks.py's, bound below by the names gunicorn looks for
+(`on_starting`, `child_exit`, ...); add one the same way.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from typing import Any
 
-from app import logs, multiproc
-from app.settings import ConfigError, Settings
-from simulator import gunicorn_hooks as simulator_hooks
+from app.serving import logs, multiproc
+from app.serving.hooks import ServerHooks
+from app.settings import ConfigError, Settings, exit_for_config_error
 
 try:
     _settings = Settings.from_env()
-except ConfigError as exc:  # one line, no traceback (docs/behaviour.md §12)
-    print(f"alien-server: configuration error: {exc}", file=sys.stderr, flush=True)
-    sys.exit(78)  # EX_CONFIG, before any worker starts
+except ConfigError as exc:  # one line, no traceback, before any worker starts (§12)
+    exit_for_config_error(exc)
 _settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 wsgi_app = "app.asgi:app"
-worker_class = "app.worker.AlienWorker"
+worker_class = "app.serving.worker.AlienWorker"
 workers = _settings.web_concurrency
 bind = [f"{_settings.host}:{_settings.port}"]
 
@@ -50,34 +47,20 @@ else:
     control_socket_disable = True
 
 # Logs: gunicorn's and the workers' lifecycle lines on stderr; the app writes its own access
-# line per request (app/middleware.py RequestLog), so gunicorn's access log stays off.
+# line per request (app/http/request_log.py), so gunicorn's access log stays off.
 errorlog = "-"
 loglevel = "info"
 accesslog = None
 
 # Metrics: one directory per server start, before any worker (or --preload) imports
-# prometheus-client (app/multiproc.py); a dead worker's files are marked, the directory removed.
+# prometheus-client (app/serving/multiproc.py); a dead worker's files are marked, the directory
+# removed when the server stops.
 multiproc.start(_settings.state_dir)
-child_exit = multiproc.child_exit
 
-
-def on_starting(server: Any) -> None:
-    """Test mode: a bad fixture file stops the master with one line, before any worker starts
-    (docs/behaviour.md §13.1)."""
-    if _settings.test_mode:
-        from app.testmode import read_fixtures_or_exit
-
-        read_fixtures_or_exit(_settings)
-
-
-def when_ready(server: Any) -> None:
-    """With ALIEN_SIMULATE=1, one simulated engine per instance (docs/behaviour.md §9)."""
-    simulator_hooks.when_ready(server)
-
-
-def on_exit(server: Any) -> None:
-    simulator_hooks.on_exit(server)  # the engine releases its leases while the API still answers
-    multiproc.on_exit(server)
-
+_hooks = ServerHooks(_settings)
+on_starting = _hooks.on_starting
+when_ready = _hooks.when_ready
+on_exit = _hooks.on_exit
+child_exit = _hooks.child_exit
 
 logconfig_dict = logs.gunicorn_logconfig(_settings.log_level, _settings.log_format)

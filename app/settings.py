@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 #: A configured admin token: the minted form's prefix, then at least as much randomness as a
@@ -28,8 +29,21 @@ LOG_FORMATS = ("text", "json")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
+#: Exit statuses for a configuration a process cannot start with: sysexits' EX_CONFIG for the
+#: command line and gunicorn's master; a worker exits with gunicorn's WORKER_BOOT_ERROR instead,
+#: which stops the whole server rather than having the master restart workers for ever.
+EX_CONFIG = 78
+WORKER_BOOT_ERROR = 3
+
+
 class ConfigError(ValueError):
     """One or more variables cannot be parsed; the message is one line naming each."""
+
+
+def exit_for_config_error(exc: ConfigError, status: int = EX_CONFIG) -> NoReturn:
+    """The one way a process stops on a bad configuration: one line, no traceback (§12)."""
+    print(f"alien-server: configuration error: {exc}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
 
 
 @dataclass(frozen=True)
@@ -40,7 +54,7 @@ class Var:
     parse: Callable[[str], Any]
     doc: str  # the README's "meaning" cell
     default_doc: str  # the README's "default" cell
-    show: Callable[[Any], str] | None = None  # masks a secret; None: shown as it is
+    mask: Callable[[Any], str] | None = None  # how a secret is shown; None: as it is
 
     def display(self, value: Any) -> str:
         if value is None or value == "":
@@ -49,19 +63,23 @@ class Var:
             return "on" if value else "off"
         if isinstance(value, tuple):
             return ",".join(str(item) for item in value)
-        return self.show(value) if self.show is not None else str(value)
+        return self.mask(value) if self.mask is not None else str(value)
 
 
 def setting(
+    *,
     env: str,
     default: Any,
     parse: Callable[[str], Any],
     doc: str,
-    shown: str | None = None,
-    show: Callable[[Any], str] | None = None,
+    default_doc: str | None = None,
+    mask: Callable[[Any], str] | None = None,
 ) -> Any:
-    """A dataclass field read from `env` by `parse`; `shown` is the README's default cell."""
-    var = Var(env, parse, doc, shown if shown is not None else f"`{default}`", show)
+    """A dataclass field read from `env` by `parse`. `doc` and `default_doc` are the README's
+    cells (`default_doc` defaults to the value itself); `mask` hides a secret when shown."""
+    if default_doc is None:
+        default_doc = f"`{default}`"
+    var = Var(env=env, parse=parse, doc=doc, default_doc=default_doc, mask=mask)
     return field(default=default, metadata={"var": var})
 
 
@@ -188,11 +206,13 @@ def without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc[-1]}"))
 
 
-def cloud(env: str, platform: str, show: Callable[[Any], str] | None = None) -> Any:
+def cloud(*, env: str, platform: str, mask: Callable[[Any], str] | None = None) -> Any:
     """A cloud's standard credential variable, handed out by resolve_credentials."""
-    doc = f"credentials handed to `{platform}` deployments by resolve-credentials"
-    return setting(env, None, text, doc if platform == "aws" else f"the same for `{platform}`",
-                   "unset", show)  # fmt: skip
+    if platform == "aws":
+        doc = f"credentials handed to `{platform}` deployments by resolve-credentials"
+    else:
+        doc = f"the same for `{platform}`"
+    return setting(env=env, default=None, parse=text, doc=doc, default_doc="unset", mask=mask)
 
 
 ORIGIN = re.compile(r"^https?://[^/\s]+$")
@@ -212,27 +232,33 @@ def origins(raw: str) -> tuple[str, ...]:
 class CloudSettings:
     """The standard credential variables of each cloud, read once, used by resolve_credentials."""
 
-    aws_access_key_id: str | None = cloud("AWS_ACCESS_KEY_ID", "aws")
-    aws_secret_access_key: str | None = cloud("AWS_SECRET_ACCESS_KEY", "aws", hidden)
-    aws_session_token: str | None = cloud("AWS_SESSION_TOKEN", "aws", hidden)
-    aws_region: str | None = cloud("AWS_REGION", "aws")
-    gcp_project: str | None = cloud("GOOGLE_CLOUD_PROJECT", "gcp")
-    gcp_region: str | None = cloud("GOOGLE_CLOUD_REGION", "gcp")
-    gcp_credentials_file: str | None = cloud("GOOGLE_APPLICATION_CREDENTIALS", "gcp")
-    azure_tenant_id: str | None = cloud("AZURE_TENANT_ID", "azure")
-    azure_subscription_id: str | None = cloud("AZURE_SUBSCRIPTION_ID", "azure")
-    azure_client_id: str | None = cloud("AZURE_CLIENT_ID", "azure")
-    azure_client_secret: str | None = cloud("AZURE_CLIENT_SECRET", "azure", hidden)
-    azure_location: str | None = cloud("AZURE_LOCATION", "azure")
-    kubeconfig: str | None = cloud("KUBECONFIG", "kubernetes")
-    kubernetes_host: str | None = cloud("KUBERNETES_SERVICE_HOST", "kubernetes")
-    kubernetes_namespace: str | None = cloud("KUBERNETES_NAMESPACE", "kubernetes")
+    aws_access_key_id: str | None = cloud(env="AWS_ACCESS_KEY_ID", platform="aws")
+    aws_secret_access_key: str | None = cloud(
+        env="AWS_SECRET_ACCESS_KEY", platform="aws", mask=hidden
+    )
+    aws_session_token: str | None = cloud(env="AWS_SESSION_TOKEN", platform="aws", mask=hidden)
+    aws_region: str | None = cloud(env="AWS_REGION", platform="aws")
+    gcp_project: str | None = cloud(env="GOOGLE_CLOUD_PROJECT", platform="gcp")
+    gcp_region: str | None = cloud(env="GOOGLE_CLOUD_REGION", platform="gcp")
+    gcp_credentials_file: str | None = cloud(env="GOOGLE_APPLICATION_CREDENTIALS", platform="gcp")
+    azure_tenant_id: str | None = cloud(env="AZURE_TENANT_ID", platform="azure")
+    azure_subscription_id: str | None = cloud(env="AZURE_SUBSCRIPTION_ID", platform="azure")
+    azure_client_id: str | None = cloud(env="AZURE_CLIENT_ID", platform="azure")
+    azure_client_secret: str | None = cloud(
+        env="AZURE_CLIENT_SECRET", platform="azure", mask=hidden
+    )
+    azure_location: str | None = cloud(env="AZURE_LOCATION", platform="azure")
+    kubeconfig: str | None = cloud(env="KUBECONFIG", platform="kubernetes")
+    kubernetes_host: str | None = cloud(env="KUBERNETES_SERVICE_HOST", platform="kubernetes")
+    kubernetes_namespace: str | None = cloud(env="KUBERNETES_NAMESPACE", platform="kubernetes")
     local_state_directory: str | None = setting(
-        "ALIEN_LOCAL_STATE_DIRECTORY", None, text,
-        "the `state_directory` handed to `local` deployments by resolve-credentials (the local "
+        env="ALIEN_LOCAL_STATE_DIRECTORY",
+        default=None,
+        parse=text,
+        doc="the `state_directory` handed to `local` deployments by resolve-credentials (the local "
         "platform's directory, as the reference server; not `ALIEN_STATE_DIR`)",
-        "`/tmp/alien-local`",
-    )  # fmt: skip
+        default_doc="`/tmp/alien-local`",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CloudSettings:
@@ -246,166 +272,255 @@ MAX_TEXT_CHARS_CEILING = 640
 
 @dataclass(frozen=True)
 class Settings:
-    host: str = setting("HOST", "127.0.0.1", text, "address `alien-server serve` binds")
-    port: int = setting(
-        "PORT", 8080, integer(1, 65535), "port it binds; also the default base URL's port"
+    host: str = setting(
+        env="HOST", default="127.0.0.1", parse=text, doc="address `alien-server serve` binds"
     )
-    web_concurrency: int = setting("WEB_CONCURRENCY", 2, integer(1, 64), "gunicorn workers")
+    port: int = setting(
+        env="PORT",
+        default=8080,
+        parse=integer(1, 65535),
+        doc="port it binds; also the default base URL's port",
+    )
+    web_concurrency: int = setting(
+        env="WEB_CONCURRENCY", default=2, parse=integer(1, 64), doc="gunicorn workers"
+    )
     worker_threads: int = setting(
-        "ALIEN_WORKER_THREADS", 4, integer(1, 256),
-        "threads per worker running requests: a request holds one while it waits for the "
+        env="ALIEN_WORKER_THREADS",
+        default=4,
+        parse=integer(1, 256),
+        doc="threads per worker running requests: a request holds one while it waits for the "
         "database, so raise it for a slow PostgreSQL; more than the cores keep busy only adds "
         "contention (docs/performance.md)",
-    )  # fmt: skip
+    )
     database_url: str = setting(
-        "DATABASE_URL", "", database_url,
-        "`sqlite:///path` or `postgresql://user@host:5432/db`; anything else stops the start",
-        "`sqlite:///<state dir>/alien.db`", without_password,
-    )  # fmt: skip
+        env="DATABASE_URL",
+        default="",
+        parse=database_url,
+        doc="`sqlite:///path` or `postgresql://user@host:5432/db`; anything else stops the start",
+        default_doc="`sqlite:///<state dir>/alien.db`",
+        mask=without_password,
+    )
     state_dir: Path = setting(
-        "ALIEN_STATE_DIR", Path(".alien-manager"), path,
-        "state directory (created mode 0700): SQLite file (0600), `admin-token`",
-    )  # fmt: skip
+        env="ALIEN_STATE_DIR",
+        default=Path(".alien-manager"),
+        parse=path,
+        doc="state directory (created mode 0700): SQLite file (0600), `admin-token`",
+    )
     admin_token: str | None = setting(
-        "ALIEN_ADMIN_TOKEN", None, admin_token,
-        "register this admin token instead of minting one; nothing is printed. `ax_admin_` then "
-        "40 to 200 of `A-Za-z0-9_-` (`ax_admin_$(openssl rand -hex 20)`). Changing it revokes "
+        env="ALIEN_ADMIN_TOKEN",
+        default=None,
+        parse=admin_token,
+        doc="register this admin token instead of minting one; nothing is printed. `ax_admin_` "
+        "then 40 to 200 of `A-Za-z0-9_-` (`ax_admin_$(openssl rand -hex 20)`). Changing it revokes "
         "the token the previous value registered",
-        "unset", token_prefix,
-    )  # fmt: skip
+        default_doc="unset",
+        mask=token_prefix,
+    )
     dev_mode: bool = setting(
-        "ALIEN_DEV_MODE", False, flag,
-        "every request is an admin, group `local-dev` exists. Never in production", "off",
-    )  # fmt: skip
+        env="ALIEN_DEV_MODE",
+        default=False,
+        parse=flag,
+        doc="every request is an admin, group `local-dev` exists. Never in production",
+        default_doc="off",
+    )
     base_url: str = setting(
-        "ALIEN_BASE_URL", "", http_url,
-        "URL given to deployments in `info.commands.url`", "`http://localhost:<PORT>`",
-    )  # fmt: skip
+        env="ALIEN_BASE_URL",
+        default="",
+        parse=http_url,
+        doc="URL given to deployments in `info.commands.url`",
+        default_doc="`http://localhost:<PORT>`",
+    )
     max_body_bytes: int = setting(
-        "ALIEN_MAX_BODY_BYTES", 2 * 1024 * 1024, integer(1, unit=" of bytes"),
-        "request bodies above this answer 413",
-    )  # fmt: skip
+        env="ALIEN_MAX_BODY_BYTES",
+        default=2 * 1024 * 1024,
+        parse=integer(1, unit=" of bytes"),
+        doc="request bodies above this answer 413",
+    )
     lock_ttl_seconds: int = setting(
-        "ALIEN_LOCK_TTL_SECONDS", 300, integer(1, unit=" of seconds"),
-        "a sync lease older than this is stale and may be taken over",
-    )  # fmt: skip
+        env="ALIEN_LOCK_TTL_SECONDS",
+        default=300,
+        parse=integer(1, unit=" of seconds"),
+        doc="a sync lease older than this is stale and may be taken over",
+    )
     auth_cache_seconds: float = setting(
-        "ALIEN_AUTH_CACHE_SECONDS", 1.0, seconds(0, 1),
-        "how long a worker trusts a token it looked up (0: look up every request); a revoked "
+        env="ALIEN_AUTH_CACHE_SECONDS",
+        default=1.0,
+        parse=seconds(0, 1),
+        doc="how long a worker trusts a token it looked up (0: look up every request); a revoked "
         "token is refused at once on the instance that revoked it, and within this on others "
-        "sharing a PostgreSQL database", "`1`",
-    )  # fmt: skip
+        "sharing a PostgreSQL database",
+        default_doc="`1`",
+    )
     validate_responses: bool = setting(
-        "ALIEN_VALIDATE_RESPONSES", True, flag,
-        "validate every response against the spec (a non-conforming one is a 500)", "on",
-    )  # fmt: skip
+        env="ALIEN_VALIDATE_RESPONSES",
+        default=True,
+        parse=flag,
+        doc="validate every response against the spec (a non-conforming one is a 500)",
+        default_doc="on",
+    )
     db_max_connections: int = setting(
-        "ALIEN_DB_MAX_CONNECTIONS", 8, integer(1, 1000),
-        "PostgreSQL connection pool size per worker",
-    )  # fmt: skip
+        env="ALIEN_DB_MAX_CONNECTIONS",
+        default=8,
+        parse=integer(1, 1000),
+        doc="PostgreSQL connection pool size per worker",
+    )
     log_level: str = setting(
-        "ALIEN_LOG_LEVEL", "INFO", log_level,
-        "log level; one access line per request, never a token",
-    )  # fmt: skip
+        env="ALIEN_LOG_LEVEL",
+        default="INFO",
+        parse=log_level,
+        doc="log level; one access line per request, never a token",
+    )
     # Hard limits on what a client sends, the same on every database (docs/behaviour.md §11).
     max_json_depth: int = setting(
-        "ALIEN_MAX_JSON_DEPTH", 64, integer(1, 10_000),
-        "a body nested deeper answers 400 (docs/behaviour.md §11)",
-    )  # fmt: skip
+        env="ALIEN_MAX_JSON_DEPTH",
+        default=64,
+        parse=integer(1, 10_000),
+        doc="a body nested deeper answers 400 (docs/behaviour.md §11)",
+    )
     max_list_items: int = setting(
-        "ALIEN_MAX_LIST_ITEMS", 1000, integer(1),
-        "most items in any array of a body (`deploymentIds`, …) or repeats of a query "
+        env="ALIEN_MAX_LIST_ITEMS",
+        default=1000,
+        parse=integer(1),
+        doc="most items in any array of a body (`deploymentIds`, …) or repeats of a query "
         "parameter; more answer 400",
-    )  # fmt: skip
+    )
     max_text_chars: int = setting(
-        "ALIEN_MAX_TEXT_CHARS", 256, integer(1, MAX_TEXT_CHARS_CEILING),
-        "longest string (name, session, id, key) outside a stored document, in a body, path or "
+        env="ALIEN_MAX_TEXT_CHARS",
+        default=256,
+        parse=integer(1, MAX_TEXT_CHARS_CEILING),
+        doc="longest string (name, session, id, key) outside a stored document, in a body, path or "
         "query; longer answers 400. At most 640, so PostgreSQL can index what SQLite can",
-    )  # fmt: skip
+    )
     max_document_bytes: int = setting(
-        "ALIEN_MAX_DOCUMENT_BYTES", 256 * 1024, integer(1, unit=" of bytes"),
-        "largest stored JSON document (`stackSettings`, `stackState`, `environmentInfo`, "
+        env="ALIEN_MAX_DOCUMENT_BYTES",
+        default=256 * 1024,
+        parse=integer(1, unit=" of bytes"),
+        doc="largest stored JSON document (`stackSettings`, `stackState`, `environmentInfo`, "
         "`runtimeMetadata`, a release's `stack`, `gitMetadata`) as compact UTF-8 JSON; larger "
         "answers 400",
-    )  # fmt: skip
+    )
     cors_origins: tuple[str, ...] = setting(
-        "ALIEN_CORS_ORIGINS", ("*",), origins,
-        "origins browsers may call the API from: `*` (any, as the reference server) or a "
+        env="ALIEN_CORS_ORIGINS",
+        default=("*",),
+        parse=origins,
+        doc="origins browsers may call the API from: `*` (any, as the reference server) or a "
         "comma-separated list such as `https://dash.example.com,http://localhost:3000`; "
-        "preflights are answered, error responses carry the headers too", "`*`",
-    )  # fmt: skip
+        "preflights are answered, error responses carry the headers too",
+        default_doc="`*`",
+    )
     # Serving (docs/behaviour.md §12): read by app/gunicorn_conf.py and the worker.
     body_timeout_seconds: float = setting(
-        "ALIEN_BODY_TIMEOUT_SECONDS", 5.0, seconds(0.1, 600),
-        "a request body must arrive within this, else 408 and the connection closes", "`5`",
-    )  # fmt: skip
+        env="ALIEN_BODY_TIMEOUT_SECONDS",
+        default=5.0,
+        parse=seconds(0.1, 600),
+        doc="a request body must arrive within this, else 408 and the connection closes",
+        default_doc="`5`",
+    )
     header_timeout_seconds: float = setting(
-        "ALIEN_HEADER_TIMEOUT_SECONDS", 5.0, seconds(0.1, 600),
-        "a request head must arrive within this of its first byte (else 408), and a new "
-        "connection must start one within as long (else it is closed)", "`5`",
-    )  # fmt: skip
+        env="ALIEN_HEADER_TIMEOUT_SECONDS",
+        default=5.0,
+        parse=seconds(0.1, 600),
+        doc="a request head must arrive within this of its first byte (else 408), and a new "
+        "connection must start one within as long (else it is closed)",
+        default_doc="`5`",
+    )
     keepalive_seconds: int = setting(
-        "ALIEN_KEEPALIVE_SECONDS", 5, integer(1, 3600, unit=" of seconds"),
-        "an idle keep-alive connection is closed after this",
-    )  # fmt: skip
+        env="ALIEN_KEEPALIVE_SECONDS",
+        default=5,
+        parse=integer(1, 3600, unit=" of seconds"),
+        doc="an idle keep-alive connection is closed after this",
+    )
     max_header_bytes: int = setting(
-        "ALIEN_MAX_HEADER_BYTES", 16 * 1024, integer(1024, 1024 * 1024, unit=" of bytes"),
-        "request line plus headers above this answer 431 and the connection closes",
-    )  # fmt: skip
+        env="ALIEN_MAX_HEADER_BYTES",
+        default=16 * 1024,
+        parse=integer(1024, 1024 * 1024, unit=" of bytes"),
+        doc="request line plus headers above this answer 431 and the connection closes",
+    )
     drain_seconds: float = setting(
-        "ALIEN_DRAIN_SECONDS", 5.0, seconds(0, 600),
-        "on SIGTERM, `/ready` answers 503 and responses close their connections for this long "
-        "before the listener closes", "`5`",
-    )  # fmt: skip
+        env="ALIEN_DRAIN_SECONDS",
+        default=5.0,
+        parse=seconds(0, 600),
+        doc="on SIGTERM, `/ready` answers 503 and responses close their connections for this long "
+        "before the listener closes",
+        default_doc="`5`",
+    )
     graceful_timeout_seconds: int = setting(
-        "ALIEN_GRACEFUL_TIMEOUT_SECONDS", 30, integer(1, 3600, unit=" of seconds"),
-        "after the drain, requests in flight get this long to finish",
-    )  # fmt: skip
+        env="ALIEN_GRACEFUL_TIMEOUT_SECONDS",
+        default=30,
+        parse=integer(1, 3600, unit=" of seconds"),
+        doc="after the drain, requests in flight get this long to finish",
+    )
     # Observability (docs/behaviour.md §12): log format and metrics.
     log_format: str = setting(
-        "ALIEN_LOG_FORMAT", "text", choice(LOG_FORMATS),
-        "`text` (for a terminal) or `json` (one JSON object per line, to ship); see [Logs](#logs)",
-    )  # fmt: skip
+        env="ALIEN_LOG_FORMAT",
+        default="text",
+        parse=choice(LOG_FORMATS),
+        doc="`text` (for a terminal) or `json` (one JSON object per line, to ship); "
+        "see [Logs](#logs)",
+    )
     metrics_token: str | None = setting(
-        "ALIEN_METRICS_TOKEN", None, text,
-        "when set, `/metrics` answers only `Authorization: Bearer <this value>`; unset, anyone "
-        "who reaches the port may scrape", "unset", hidden,
-    )  # fmt: skip
+        env="ALIEN_METRICS_TOKEN",
+        default=None,
+        parse=text,
+        doc="when set, `/metrics` answers only `Authorization: Bearer <this value>`; unset, anyone "
+        "who reaches the port may scrape",
+        default_doc="unset",
+        mask=hidden,
+    )
     metrics_dir: Path | None = setting(
-        "PROMETHEUS_MULTIPROC_DIR", None, path,
-        "where gunicorn workers keep their metrics; the gunicorn configuration sets it afresh at "
-        "every start (`<state dir>/metrics-<pid>`), do not set it yourself", "set by the server",
-    )  # fmt: skip
+        env="PROMETHEUS_MULTIPROC_DIR",
+        default=None,
+        parse=path,
+        doc="where gunicorn workers keep their metrics; the gunicorn configuration sets it afresh "
+        "at every start (`<state dir>/metrics-<pid>`), do not set it yourself",
+        default_doc="set by the server",
+    )
     # The simulated deployment engine (docs/behaviour.md §9).
     simulate: bool = setting(
-        "ALIEN_SIMULATE", False, flag,
-        "run one simulated deployment engine beside each server instance (see \"Watching "
-        "deployments move\")", "off",
-    )  # fmt: skip
+        env="ALIEN_SIMULATE",
+        default=False,
+        parse=flag,
+        doc='run one simulated deployment engine beside each server instance (see "Watching '
+        'deployments move")',
+        default_doc="off",
+    )
     simulate_tick_ms: int = setting(
-        "ALIEN_SIMULATE_TICK_MS", 500, integer(1, 3_600_000),
-        "the simulated engine's tick: one step per deployment per tick, at least 1",
-    )  # fmt: skip
+        env="ALIEN_SIMULATE_TICK_MS",
+        default=500,
+        parse=integer(1, 3_600_000),
+        doc="the simulated engine's tick: one step per deployment per tick, at least 1",
+    )
     # Test controls for client test suites (docs/behaviour.md §13); never in production.
     test_mode: bool = setting(
-        "ALIEN_TEST_MODE", False, flag,
-        "test controls for client test suites (`/_test/*`, `Prefer`); never in production. See "
-        "\"Testing your client against this server\"", "off",
-    )  # fmt: skip
+        env="ALIEN_TEST_MODE",
+        default=False,
+        parse=flag,
+        doc="test controls for client test suites (`/_test/*`, `Prefer`); never in production. See "
+        '"Testing your client against this server"',
+        default_doc="off",
+    )
     fixtures: Path | None = setting(
-        "ALIEN_FIXTURES", None, path,
-        "test mode: a JSON or YAML fixture file loaded at start-up and by every `/_test/reset`",
-        "unset",
-    )  # fmt: skip
+        env="ALIEN_FIXTURES",
+        default=None,
+        parse=path,
+        doc="test mode: a JSON or YAML fixture file loaded at start-up and by every `/_test/reset`",
+        default_doc="unset",
+    )
     test_record: Path | None = setting(
-        "ALIEN_TEST_RECORD", None, path,
-        "test mode: append one NDJSON line per exchange to this file (tokens masked)", "unset",
-    )  # fmt: skip
+        env="ALIEN_TEST_RECORD",
+        default=None,
+        parse=path,
+        doc="test mode: append one NDJSON line per exchange to this file (tokens masked)",
+        default_doc="unset",
+    )
     test_fault_rate: float = setting(
-        "ALIEN_TEST_FAULT_RATE", 0.0, fraction,
-        "test mode: this fraction (0 to 1) of authenticated requests answers 503, seeded "
-        "sequence", "`0`",
-    )  # fmt: skip
+        env="ALIEN_TEST_FAULT_RATE",
+        default=0.0,
+        parse=fraction,
+        doc="test mode: this fraction (0 to 1) of authenticated requests answers 503, seeded "
+        "sequence",
+        default_doc="`0`",
+    )
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:
@@ -459,7 +574,7 @@ def _parse(cls: type, env: Mapping[str, str], problems: list[str] | None = None)
         try:
             values[f.name] = var.parse(raw)
         except ValueError as exc:
-            echo = f"={raw!r}" if var.show is None else ""
+            echo = f"={raw!r}" if var.mask is None else ""
             message = f"{var.env}{echo} is not valid: expected {exc}"
             if problems is None:
                 raise ConfigError(message) from None

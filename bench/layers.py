@@ -21,20 +21,21 @@ from pathlib import Path
 LAYERS: list[tuple[str, re.Pattern[str]]] = [
     (layer, re.compile(pattern))
     for layer, pattern in [
-        ("database", r"peewee|psycopg|sqlite3|models/db\.py|playhouse"),
-        ("auth", r"app/auth\.py|models/tokens\.py|models/revocation\.py|hashlib"),
-        ("validation", r"jsonschema|referencing|rpds|app/validation\.py|app/limits\.py"
+        ("database", r"peewee|psycopg|sqlite3|models/(db|engines|base|fields)\.py|playhouse"),
+        ("auth", r"app/http/auth\.py|models/tokens\.py|models/revocation\.py|hashlib"),
+        ("validation", r"jsonschema|referencing|rpds|app/contract/"
          r"|connexion/validators|connexion/json_schema|connexion/uri_parsing"),
-        ("logging", r"logging/|app/logs\.py"),
-        ("metrics", r"prometheus_client|app/metrics\.py"),
+        ("logging", r"logging/|app/serving/logs\.py"),
+        ("metrics", r"prometheus_client|app/serving/metrics\.py"),
         ("handlers", r"handlers/|models/"),
         ("Flask", r"flask/|werkzeug/|connexion/apps/flask|connexion/decorators"
          r"|connexion/frameworks"),
-        ("Flask bridge (thread hop)", r"app/bridge\.py|a2wsgi|concurrent/futures|threading\.py"),
+        ("Flask bridge (thread hop)",
+         r"app/http/bridge\.py|a2wsgi|concurrent/futures|threading\.py"),
         ("Connexion middleware", r"connexion/"),
-        ("our middleware", r"app/middleware\.py"),
+        ("our middleware", r"app/http/"),
         ("Starlette", r"starlette/"),
-        ("uvicorn and the socket", r"uvicorn|httptools|app/worker\.py|uvloop"),
+        ("uvicorn and the socket", r"uvicorn|httptools|app/serving/|uvloop"),
         ("asyncio", r"asyncio/"),
     ]
 ]  # fmt: skip

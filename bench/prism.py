@@ -3,8 +3,9 @@
 Prism comes from npm (`@stoplight/prism-cli`, the version pinned below), installed on first use
 into a cache directory (ALIEN_BENCH_PRISM_DIR, default ~/.cache/alien-bench/prism/<version>)
 and reused after. Without npm a run skips the Prism columns. Prism serves the spec as the app
-serves it: openapi.json with the project's in-memory overlay (app/spec.py: the `bearer` scheme
-the spec references but does not define, the paging parameters, ...), written to a temp file.
+serves it: openapi.json with the project's in-memory overlay (app/contract/overlay.py: the
+`bearer` scheme the spec references but does not define, the paging parameters, ...), written to
+a temp file.
 It validates each request and its bearer token's presence, and answers with the spec's examples
 (generated from the schemas where there are none); it keeps no state.
 """
@@ -58,10 +59,11 @@ def executable() -> tuple[Path | None, str]:
 
 
 def write_spec(path: Path) -> Path:
-    """The spec as the app serves it (openapi.json plus app/spec.py's overlay)."""
-    from app import spec
+    """The spec as the app serves it (openapi.json plus app/contract/overlay.py's fixes)."""
+    from app.contract.overlay import overlay
+    from app.contract.spec import raw_spec
 
-    path.write_text(json.dumps(spec.overlay(spec.raw_spec())))
+    path.write_text(json.dumps(overlay(raw_spec())))
     return path
 
 

@@ -50,11 +50,10 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def in_process(rounds: int, database_url: str) -> None:
-    from app import prepare_storage
-    from app.fixtures import read
     from app.settings import Settings
-    from models import clock
-    from models import fixtures as stored
+    from app.storage import prepare_storage
+    from app.testmode.fixture_file import read
+    from models import clock, fixture_store
     from models.db import db
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,13 +64,13 @@ def in_process(rounds: int, database_url: str) -> None:
                             test_mode=True)  # fmt: skip
         prepare_storage(settings)
         with db.connection_context():
-            stored.prepare()
+            fixture_store.prepare()
         clock.share_through_database()
         wall, cpu = [], []
         for _ in range(rounds):
             started, used = time.perf_counter(), time.process_time()
             with db.connection_context():  # as a request does: its own connection
-                stored.reset(loaded, ADMIN)
+                fixture_store.reset(loaded, ADMIN)
             wall.append((time.perf_counter() - started) * 1000)
             cpu.append((time.process_time() - used) * 1000)
         clock.reset()

@@ -33,8 +33,9 @@ from playhouse.pool import PooledPostgresqlDatabase
 
 from bench.servers import APP, postgres_database, serving
 from models import clock
-from models.db import bind_database, db, is_postgres, make_database
+from models.db import bind_database, db, is_postgres
 from models.deployments import Deployment
+from models.engines import make_database
 from models.groups import DeploymentGroup
 from models.paging import encode_cursor
 from models.schema import migrate

@@ -85,7 +85,7 @@ def seed(url: str, admin: dict[str, str], deployments: int = SEED_DEPLOYMENTS) -
             r = client.post("/v1/deployments", json=body)
             r.raise_for_status()
             ids.append(r.json()["deployment"]["id"])
-    return ids[0]
+    return str(ids[0])
 
 
 def preflight(url: str, t: Target, *, must_capture: bool) -> tuple[str, str]:

@@ -2,37 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.render import iso, present
+from handlers import render
+from handlers.render import present
 from models import lifecycle
 from models.contract import Contract
 from models.deployments import Deployment, normal_environment_variables, normal_stack_settings
 from models.errors import ACCESS_DENIED, GROUP_TOKEN_REQUIRED
-from models.groups import DeploymentGroup
 from models.releases import Release
 from models.tokens import Caller
 
 INCLUDE_GROUP = "deploymentGroup"
-
-
-def _render(d: Deployment, group: DeploymentGroup | None = None) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "name": d.name,
-        "platform": d.platform,
-        "status": d.status,
-        "deploymentGroupId": d.deployment_group_id,
-        "stackSettings": d.stack_settings or {},
-        "retryRequested": d.retry_requested,
-        "createdAt": iso(d.created_at),
-    } | present(
-        stackState=d.stack_state,
-        environmentInfo=d.environment_info,
-        currentReleaseId=d.current_release_id,
-        desiredReleaseId=d.desired_release_id,
-        updatedAt=d.updated_at and iso(d.updated_at),
-        error=d.error,
-        deploymentGroup=group and {"id": group.id, "name": group.name},
-    )
 
 
 def _visible(caller: Caller, deployment_id: str, denied: str = ACCESS_DENIED) -> Deployment:
@@ -51,7 +30,7 @@ def list_deployments(
 ) -> dict[str, Any]:
     rows, next_cursor = Deployment.page(caller.listed_group(deployment_group_id), limit, cursor)
     groups = Deployment.groups_of(rows) if include and INCLUDE_GROUP in include else {}
-    items = [_render(d, groups.get(d.deployment_group_id)) for d in rows]
+    items = [render.deployment(d, groups.get(d.deployment_group_id)) for d in rows]
     return {"items": items, "nextCursor": next_cursor}  # null on the last page, never absent
 
 
@@ -67,11 +46,11 @@ def create_deployment(
         mint_token=not caller.is_admin,
         environment_variables=normal_environment_variables(body.get("environmentVariables")),
     )
-    return {"deployment": _render(deployment)} | present(token=token), 201
+    return {"deployment": render.deployment(deployment)} | present(token=token), 201
 
 
 def get_deployment(caller: Caller, id_: str) -> dict[str, Any]:
-    return _render(_visible(caller, id_))
+    return render.deployment(_visible(caller, id_))
 
 
 def get_deployment_info(caller: Caller, base_url: str, id_: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Liveness: `/health`, the one operation without a token (docs/behaviour.md §5.0). Readiness,
-outside the spec, is the app's (app/lifecycle.py)."""
+outside the spec, is the app's (app/serving/drain.py)."""
 
 from __future__ import annotations
 

@@ -2,19 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.render import iso, present
+from handlers import render
 from models import lifecycle
 from models.contract import Contract
 from models.releases import Release
 from models.tokens import Caller
-
-
-def _render(release: Release) -> dict[str, Any]:
-    return {
-        "id": release.id,
-        "stack": release.stack,
-        "createdAt": iso(release.created_at),
-    } | present(gitMetadata=release.git_metadata or None)
 
 
 def create_release(
@@ -22,12 +14,12 @@ def create_release(
 ) -> tuple[dict[str, Any], int]:
     caller.require_admin()
     stack, git = Release.accepted(body.get("stack"), body.get("gitMetadata"), contract)
-    return _render(lifecycle.create_release(stack, git)), 201
+    return render.release(lifecycle.create_release(stack, git)), 201
 
 
 def get_release(caller: Caller, id_: str) -> dict[str, Any]:
-    return _render(Release.existing(id_))
+    return render.release(Release.existing(id_))
 
 
 def get_latest_release(caller: Caller) -> dict[str, Any]:
-    return _render(Release.latest())
+    return render.release(Release.latest())

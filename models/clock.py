@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import peewee
 
-from models.db import BaseModel, db
+from models.base import BaseModel
+from models.db import db
 
 _offset_seconds = 0.0
 _shared: Callable[[], float] | None = None

@@ -1,5 +1,5 @@
 """What the models need to know of the spec's shapes, as an interface the app implements
-(app.validation.SpecContract builds it from openapi.json; models never read the spec)."""
+(app.contract.validation.SpecContract builds it from openapi.json; models never read the spec)."""
 
 from __future__ import annotations
 

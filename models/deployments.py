@@ -9,8 +9,9 @@ from typing import Any
 import peewee
 
 from models import clock
-from models.db import BaseModel, ExactText, JSONField, TimestampField
+from models.base import BaseModel
 from models.errors import DeploymentNotFound
+from models.fields import ExactText, JSONField, TimestampField
 from models.groups import DeploymentGroup
 from models.paging import keyset_page
 

@@ -1,4 +1,5 @@
-"""Domain errors. Each carries the spec's AlienError `code`; app/errors.py maps codes to HTTP.
+"""Domain errors. Each carries the spec's AlienError `code`; app/http/error_responses.py maps
+codes to HTTP.
 
 Messages and contexts are the reference server's own (docs/behaviour.md §10), so a client that
 matches on them works against both servers.

@@ -7,8 +7,10 @@ import uuid
 import peewee
 
 from models import clock
-from models.db import BaseModel, ExactText, TimestampField, db
+from models.base import BaseModel
+from models.db import db
 from models.errors import DeploymentGroupNotFound, MaxDeploymentsReached
+from models.fields import ExactText, TimestampField
 from models.paging import keyset_page
 
 DEFAULT_MAX_DEPLOYMENTS = 100
@@ -46,7 +48,10 @@ class DeploymentGroup(BaseModel):
 
     @classmethod
     def newest(cls) -> DeploymentGroup | None:
-        return cls.select().order_by(cls.created_at.desc(), cls.id.desc()).first()
+        newest: DeploymentGroup | None = (
+            cls.select().order_by(cls.created_at.desc(), cls.id.desc()).first()
+        )
+        return newest
 
     @classmethod
     def reserve_slot(cls, group_id: str) -> None:

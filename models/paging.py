@@ -8,8 +8,8 @@ from typing import Any
 
 import peewee
 
-from models.db import TimestampField
 from models.errors import BadRequest
+from models.fields import TimestampField
 
 _TS = TimestampField()
 

@@ -9,9 +9,10 @@ from typing import Any
 import peewee
 
 from models import clock
+from models.base import BaseModel
 from models.contract import Contract
-from models.db import BaseModel, JSONField, TimestampField
 from models.errors import BadRequest, ReleaseNotFound
+from models.fields import JSONField, TimestampField
 
 
 class Release(BaseModel):
@@ -65,7 +66,9 @@ class Release(BaseModel):
 
     @classmethod
     def latest(cls) -> Release:
-        release = cls.select().order_by(cls.created_at.desc(), cls.id.desc()).first()
+        release: Release | None = (
+            cls.select().order_by(cls.created_at.desc(), cls.id.desc()).first()
+        )
         if release is None:
             raise ReleaseNotFound("latest")
         return release

@@ -1,6 +1,6 @@
 """A revocation counter shared by every process serving from one database on this machine.
 
-A worker caches a token's lookup for at most a second (app/auth.py, docs/behaviour.md §2).
+A worker caches a token's lookup for at most a second (app/http/auth.py, docs/behaviour.md §2).
 Whatever revokes or deletes tokens calls `revoked()` once its transaction has committed: that
 changes the shared value, and a cached lookup made under an older value is not trusted again.
 So a revocation is refused at once by every worker of an instance, by every instance on the
@@ -79,7 +79,7 @@ def configure(path: Path | None) -> None:
 def on_revocation(listener: Callable[[], None]) -> None:
     """Also call `listener`, a bound method, on every revocation made by this process (an app's
     token cache); held weakly, so an app that is gone (tests make many) is not kept alive."""
-    _listeners.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
+    _listeners.append(weakref.WeakMethod(listener))
 
 
 def revoked() -> None:

@@ -23,8 +23,10 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as alter
 
 from models import clock, revocation
-from models.db import BaseModel, TimestampField, advisory_lock, db
+from models.base import BaseModel
+from models.db import advisory_lock, db
 from models.deployments import Deployment
+from models.fields import TimestampField
 from models.groups import DeploymentGroup
 from models.releases import Release, ReleasePlatform
 from models.tokens import ADMIN, Token

@@ -3,7 +3,7 @@
 Only sha256(token) and a 12-character display prefix are stored; the raw token exists only in
 the response (or the first-start message) that mints it. Revoking marks the record (kept, so a
 revoked value is never accepted again), and whatever revokes or deletes tokens says so
-(`models.revocation.revoked`), which the server's short lookup cache obeys (app/auth.py): a
+(`models.revocation.revoked`), which the server's short lookup cache obeys (app/http/auth.py): a
 revoked token fails at once on every worker of the instance, and within a second on other
 instances sharing the database. `last_used_at` is kept to the minute: an
 authentication writes it only when the stored value is a minute old, with one conditional
@@ -21,7 +21,8 @@ from datetime import timedelta
 import peewee
 
 from models import clock, revocation
-from models.db import BaseModel, TimestampField, db
+from models.base import BaseModel
+from models.db import db
 from models.errors import (
     ACCESS_DENIED,
     ADMIN_REQUIRED,
@@ -29,6 +30,7 @@ from models.errors import (
     GROUP_TOKEN_REQUIRED,
     Forbidden,
 )
+from models.fields import TimestampField
 from models.groups import DeploymentGroup
 
 ADMIN, GROUP, DEPLOYMENT = "admin", "deployment-group", "deployment"
@@ -113,7 +115,7 @@ class Token(BaseModel):
 
     @classmethod
     def authenticate(cls, raw: str) -> Caller | None:
-        token = cls.active().where(cls.token_hash == hash_token(raw)).first()
+        token: Token | None = cls.active().where(cls.token_hash == hash_token(raw)).first()
         if token is None:
             return None
         token.mark_used()
@@ -185,7 +187,8 @@ class Token(BaseModel):
 
     @classmethod
     def revoke_for_deployment(cls, deployment_id: str) -> int:
-        return cls.delete().where(cls.deployment_id == deployment_id).execute()
+        removed: int = cls.delete().where(cls.deployment_id == deployment_id).execute()
+        return removed
 
     def caller(self) -> Caller:
         return Caller(

@@ -1,6 +1,6 @@
 """`python -m simulator --url URL --token TOKEN`: the simulate command without the CLI group."""
 
-from simulator.cli import command
+from simulator.cli import simulate
 
 if __name__ == "__main__":
-    command(prog_name="python -m simulator")
+    simulate(prog_name="python -m simulator")

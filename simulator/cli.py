@@ -108,7 +108,7 @@ def _fail_rule(ctx: Any, param: Any, values: tuple[str, ...]) -> tuple[tuple[str
     hidden=True,
     help="Stop when the process that started this one exits (the server's hook).",
 )
-def command(
+def simulate(
     url: str,
     token: str | None,
     token_file: str | None,

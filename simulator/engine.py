@@ -123,7 +123,8 @@ class Loop:
         if not self._failing:
             return self.tick_seconds
         ceiling = max(MAX_BACKOFF, self.tick_seconds)
-        return min(ceiling, self.tick_seconds * 2**self._failing) * random.uniform(0.8, 1.0)
+        delay: float = min(ceiling, self.tick_seconds * 2**self._failing)
+        return delay * random.uniform(0.8, 1.0)
 
     def tick(self) -> None:
         raise NotImplementedError

@@ -85,7 +85,9 @@ def resource_prefix(snap: Snapshot) -> str:
     return "alien-" + _digest(snap.id)[:8]
 
 
-def outputs(platform: str, deployment_id: str, prefix: str, config: Mapping[str, Any]) -> dict:
+def outputs(
+    platform: str, deployment_id: str, prefix: str, config: Mapping[str, Any]
+) -> dict[str, Any]:
     """The spec's BaseResourceOutputs for a running resource: its type, a name, the cloud's
     identifier for it, and a URL for what serves traffic."""
     kind, rid = str(config["type"]), str(config["id"])

@@ -1,5 +1,5 @@
 """Run the operator command line as operators do: the installed `alien-server` script, in a
-subprocess, against a test's database (see tests/app/test_cli.py)."""
+subprocess, against a test's database (see tests/app/cli/test_cli.py)."""
 
 from __future__ import annotations
 

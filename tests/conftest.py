@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from app import create_app
+from app.factory import create_app
 from app.settings import Settings
 from harness import pg
 from models import clock
@@ -88,7 +88,8 @@ def _validate_spec_once() -> Iterator[None]:
     is the same for every test, so the suite validates it once, for real, then skips that."""
     from connexion.spec import OpenAPISpecification
 
-    from app.spec import overlay, raw_spec
+    from app.contract.overlay import overlay
+    from app.contract.spec import raw_spec
 
     OpenAPISpecification._validate_spec(overlay(raw_spec()))
     with pytest.MonkeyPatch.context() as patch:

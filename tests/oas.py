@@ -2,7 +2,7 @@
 
 Every response a test client receives passes through `check()`, and every response schemathesis
 receives through `check_exchange()` (tests/contract/hooks.py). It shares no code with the
-server's own validation (Connexion + app/validation.py); it reads the file, not the overlay.
+server's own validation (Connexion + app/contract/validation.py); it reads the file, not the overlay.
 
 - A documented status is validated by openapi-core (strict OpenAPI 3.0.3): status, media type
   and body. A success status the spec does not document for the operation is a violation.
@@ -33,7 +33,7 @@ from openapi_core.datatypes import RequestParameters
 from starlette.routing import compile_path
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from app.spec import component_schema, operations, raw_spec
+from app.contract.spec import component_schema, operations, raw_spec
 
 BODY_OPERATIONS_WITHOUT_4XX = {
     "create_deployment_group", "initialize", "create_release", "resolve_credentials",

@@ -93,6 +93,7 @@ GENERATORS = [
 def run_cycle(generator: str, server: StandIn) -> Any:
     cycle = next(s for s in app_scenarios(ADMIN, "dep_x") if s.name == SYNC_CYCLE).target
     host, port = server.server_address[:2]
+    host = host.decode() if isinstance(host, bytes) else host
     return measure(
         generator, f"http://{host}:{port}", cycle, concurrency=CONCURRENCY, warmup=0,
         duration=0.3, max_requests=300,

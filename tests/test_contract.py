@@ -26,8 +26,9 @@ from hypothesis.errors import Flaky
 from schemathesis.config import SchemathesisConfig
 
 import tests.contract.hooks  # noqa: F401  (registers the custom checks)
+from app.contract.overlay import overlay
+from app.contract.spec import SPEC_PATH, operations, raw_spec
 from app.settings import CloudSettings, Settings
-from app.spec import SPEC_PATH, operations, overlay, raw_spec
 from tests.contract import DeploymentToken, cloud_env
 from tests.helpers import contains
 
@@ -39,7 +40,7 @@ SCENARIOS = 25
 STEPS = 10
 #: The name the `world` fixture gives its deployment (tests/conftest.py).
 DEPLOYMENT_NAME = "first"
-FAST = {"deadline": None, "suppress_health_check": list(HealthCheck)}
+FAST = hypothesis_settings(deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def load_schema(phases: list[str] | None = None) -> Any:
@@ -92,13 +93,13 @@ def token(request: pytest.FixtureRequest, world: Any, client: Any) -> Caller:
 
 
 @schema.parametrize()
-@hypothesis_settings(max_examples=MAX_EXAMPLES, **FAST)
+@hypothesis_settings(FAST, max_examples=MAX_EXAMPLES)
 def test_operation_as_admin(case: Any, app: Any, world: Any) -> None:
     case.call_and_validate(headers=world.admin, app=app)
 
 
 @token_schema.parametrize()
-@hypothesis_settings(max_examples=MAX_EXAMPLES, **FAST)
+@hypothesis_settings(FAST, max_examples=MAX_EXAMPLES)
 def test_operation_as_token(case: Any, app: Any, token: Caller) -> None:
     case.call_and_validate(headers=token.headers(), app=app)
 
@@ -119,7 +120,7 @@ def test_stateful(app: Any, caller: Caller) -> None:
 
     try:
         Workflow.run(
-            settings=hypothesis_settings(max_examples=SCENARIOS, stateful_step_count=STEPS, **FAST)
+            settings=hypothesis_settings(FAST, max_examples=SCENARIOS, stateful_step_count=STEPS)
         )
     except Flaky:
         # Scenarios share one server, whose state moves on: when Hypothesis replays a scenario

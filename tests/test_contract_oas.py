@@ -17,9 +17,9 @@ from schemathesis.core.failures import FailureGroup
 
 import handlers
 import tests.contract.hooks  # noqa: F401  (registers the custom checks)
-from app import create_app
+from app.contract.spec import SPEC_PATH
+from app.factory import create_app
 from app.settings import Settings
-from app.spec import SPEC_PATH
 from tests import oas
 from tests.helpers import ContractClient
 

@@ -1,4 +1,4 @@
-"""The PostgreSQL engine object (models/db.py) and the start-up lock (models/schema.py), in
+"""The PostgreSQL engine object (models/engines.py) and the start-up lock (models/schema.py), in
 process: which driver and pool `DATABASE_URL` selects, what the URL may say, and how the pool
 treats connections whose server side has gone."""
 
@@ -16,7 +16,8 @@ import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
 from harness import pg
-from models.db import db, make_database
+from models.db import db
+from models.engines import CheckedPooledPostgresqlDatabase, make_database
 from models.schema import STARTUP_LOCK, exclusive
 
 pytestmark = [pg.only(), pytest.mark.postgres]
@@ -27,6 +28,7 @@ WAIT = 30  # bound on every poll below, never asserted on
 @pytest.fixture
 def pool(database_url: str) -> Iterator[Any]:
     database = make_database(database_url, max_connections=3)
+    assert isinstance(database, CheckedPooledPostgresqlDatabase)
     yield database
     database.close_all()
 
@@ -64,6 +66,7 @@ def test_the_url_carries_credentials_and_libpq_parameters_verbatim():
         "postgresql://al%40ice:p%2Fss%3Aw@db.example:6543/my%20db"
         "?sslmode=require&application_name=alien&max_connections=2&connect_timeout=3"
     )
+    assert isinstance(database, CheckedPooledPostgresqlDatabase)
     assert database.database == "my db"
     assert database._max_connections == 2  # the URL's word wins over ALIEN_DB_MAX_CONNECTIONS
     assert database.connect_params == {

@@ -1,4 +1,4 @@
-"""Workers outlive their database connections (issue 5): a terminated backend, a restarted
+"""Workers outlive their database connections: a terminated backend, a restarted
 server or a fork never leaves a worker answering 500 for good.
 
 Real gunicorn servers. Backends are found by an `application_name` unique to the test (a libpq

@@ -1,4 +1,4 @@
-"""Two server instances on one PostgreSQL schema behave as one service (issue 5).
+"""Two server instances on one PostgreSQL schema behave as one service.
 
 Each instance is its own gunicorn process (2 workers) on its own port, as two machines would
 run them; only the database is shared. The races are real: threads released together by a
@@ -68,7 +68,8 @@ def group_token(server: LiveServer, admin: dict[str, str], group_id: str) -> dic
 
 def stored(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with pg.connect(database_url) as conn:
-        return conn.execute(sql, params).fetchall()
+        rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+        return rows
 
 
 @pytest.fixture
@@ -194,7 +195,7 @@ def test_concurrent_acquirers_over_both_instances_never_hold_the_same_deployment
 
     for round_ in range(3):  # 8 sessions x limit 4 = 32 wanted, 24 there
         sessions = [f"r{round_}-s{i}" for i in range(8)]
-        grabs = [
+        grabs: list[Callable[[], Any]] = [
             partial(acquire, (a, b)[i % 2], admin if i % 2 else dg, session, limit=4)
             for i, session in enumerate(sessions)
         ]

@@ -1,4 +1,4 @@
-"""Several instances starting at once against one empty PostgreSQL schema (issue 5): the schema
+"""Several instances starting at once against one empty PostgreSQL schema: the schema
 is created once and exactly one admin token exists, whichever instance's worker won."""
 
 from __future__ import annotations

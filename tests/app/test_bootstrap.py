@@ -10,10 +10,11 @@ from dataclasses import replace
 
 import pytest
 
-from app import create_app
+from app.factory import create_app
 from app.settings import Settings
 from harness.server import ROOT
-from models.db import bind_database, db, make_database
+from models.db import bind_database, db
+from models.engines import make_database
 from models.tokens import ADMIN, Token
 from tests.helpers import bearer
 
@@ -86,7 +87,7 @@ def test_server_refuses_to_start_with_a_bad_admin_token(tmp_path):
 
 STARTER = """
 import sys, time
-from app import create_app
+from app.factory import create_app
 from app.settings import Settings
 start_at = float(sys.argv[1])
 while time.time() < start_at:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app
+from app.factory import create_app
 from app.settings import CLOUD_ENV, CloudSettings, ConfigError, Settings, readme_rows, variables
 from harness.server import ROOT, free_port
 

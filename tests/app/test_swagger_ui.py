@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from app import OVERLAY_PATH
-from app.spec import overlay, raw_bytes, raw_spec
+from app.contract.overlay import overlay
+from app.contract.spec import raw_bytes, raw_spec
+from app.factory import OVERLAY_PATH
 from harness import pg
 
 pytestmark = pg.once()  # docs: harness/pg.py

@@ -1,6 +1,6 @@
 """Contract conformance: what the in-process tests and `make contract` share.
 
-`checks` holds the custom schemathesis checks (and, for the CLI, the deployment caller's
+`hooks` holds the custom schemathesis checks (and, for the CLI, the deployment caller's
 auth); `run` drives the deep CLI pass. Both runs use the verbatim openapi.json and the
 repository's schemathesis.toml, and configure the server the same way: every cloud's
 credentials set (to harmless fake values), so that resolve_credentials answers 200 for every

@@ -35,7 +35,7 @@ from tests.contract import DeploymentToken
 #: docs/behaviour.md §1: the token prefix says who is calling.
 TOKEN_KINDS = (("ax_admin_", "admin"), ("ax_dg_", "deployment-group"), ("ax_deploy_", "deployment"))
 REQUEST_ERRORS = {400, 415}
-#: The messages of docs/behaviour.md §11's limits (app/limits.py).
+#: The messages of docs/behaviour.md §11's limits (app/contract/limits.py).
 LIMIT_BREACH = re.compile(r"; at most \d+ are allowed$|^The body is nested deeper than \d+ levels")
 
 

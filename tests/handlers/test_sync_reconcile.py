@@ -36,7 +36,7 @@ def reconcile_response(client: Any, headers: dict[str, str], **body: Any) -> Any
 @pytest.fixture
 def deployment(api: Any) -> str:
     deployment_id, _ = api.deployment(api.group_token(api.group()), "d", "aws")
-    return deployment_id
+    return str(deployment_id)
 
 
 # -- reconcile ----------------------------------------------------------------------------------

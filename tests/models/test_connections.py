@@ -14,8 +14,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from harness import pg
-from models.db import SqliteWalDatabase, db, request_connection
+from models.db import db, request_connection
 from models.deployments import Deployment
+from models.engines import SqliteWalDatabase
 from models.groups import DeploymentGroup
 from tests.helpers import acquire, assert_error
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from models.db import BaseModel, db
+from models.base import BaseModel
+from models.db import db
 from models.deployments import Deployment
 from models.errors import DeploymentGroupNotFound, DeploymentNotFound, ReleaseNotFound
 from models.groups import DeploymentGroup
@@ -38,7 +39,7 @@ def test_an_existing_row_is_returned(app: Any) -> None:
 
 @pytest.mark.parametrize("model", [Deployment, DeploymentGroup, Release])
 def test_a_row_by_key_is_the_row_peewee_reads(app: Any, world: Any, api: Any, model: Any) -> None:
-    """`by_key` reads the row itself (models/db.py): the same typed values as peewee's own
+    """`by_key` reads the row itself (models/base.py): the same typed values as peewee's own
     query, JSON, timestamps, flags and nulls alike, and nothing marked changed."""
     api.release(aws=stack("a"))
     with db.connection_context():

@@ -21,11 +21,12 @@ from typing import Any
 import peewee
 import pytest
 
-from app import open_storage
 from app.settings import Settings
+from app.storage import open_storage
 from models import clock, sync
-from models.db import bind_database, db, is_postgres, make_database
+from models.db import bind_database, db, is_postgres
 from models.deployments import Deployment
+from models.engines import make_database
 from models.groups import DeploymentGroup
 from models.paging import encode_cursor
 from models.schema import MIGRATIONS, TABLES, SchemaMigration, migrate
@@ -59,7 +60,7 @@ def seed(groups: int = 2, per_group: int = 300) -> list[str]:
     for g in range(groups):
         group = DeploymentGroup.create_new(f"g{g}", max_deployments=per_group)
         ids.append(group.id)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": f"dep_{uuid.uuid4()}",
                 "name": f"d{i}",

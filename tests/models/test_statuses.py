@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.spec import raw_spec
+from app.contract.spec import raw_spec
 from models.deployments import ACQUIRABLE, DELETING, FAILED, STATUSES
 from models.lifecycle import RETRYABLE_FAILED
 

@@ -10,11 +10,14 @@ from collections.abc import Iterator
 import peewee
 import pytest
 
-from app import open_storage
 from app.settings import Settings
+from app.storage import open_storage
 from models import clock
-from models.db import BaseModel, TimestampField, bind_database, db, make_database
+from models.base import BaseModel
+from models.db import bind_database, db
 from models.deployments import Deployment
+from models.engines import make_database
+from models.fields import TimestampField
 from models.groups import DeploymentGroup
 from models.releases import Release, ReleasePlatform
 from models.schema import MIGRATIONS, SchemaMigration, bootstrap, migrate

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from jsonschema import Draft4Validator
 
+from app.contract.spec import component_schema
 from app.settings import Settings
-from app.spec import component_schema
 from simulator.api import Api
 from simulator.engine import Engine, Loop, Operator
 from simulator.steps import Transition

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from app.settings import Settings
 from harness import pg
 from harness.server import ROOT
-from simulator.cli import command
+from simulator.cli import simulate
 from simulator.engine import Summary
 from tests.simulator.conftest import stack, wait_until
 
@@ -33,14 +33,14 @@ pytestmark = pg.once()  # docs: harness/pg.py
     ],
 )
 def test_bad_options_are_usage_errors(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(command, args)
+    result = CliRunner().invoke(simulate, args)
     assert result.exit_code == 2
     assert message in result.output
 
 
 def test_a_refused_token_stops_the_engine_with_code_2(live_server: Any) -> None:
     server = live_server(workers=1)
-    result = CliRunner().invoke(command, ["--url", server.url, "--token", "ax_admin_" + "f" * 40])
+    result = CliRunner().invoke(simulate, ["--url", server.url, "--token", "ax_admin_" + "f" * 40])
     assert result.exit_code == 2
 
 
@@ -93,7 +93,7 @@ def test_a_rotated_token_file_is_read_again(
 def test_the_simulator_is_only_a_client() -> None:
     """It imports nothing of the server: what it does, any external engine could do."""
     probe = (
-        "import sys, simulator.cli, simulator.engine, simulator.gunicorn_hooks;"
+        "import sys, simulator.cli, simulator.engine, simulator.engine_process;"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'app', 'models', 'handlers'}))"
     )
     result = subprocess.run(

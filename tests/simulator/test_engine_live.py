@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft4Validator
 
-from app.spec import component_schema
+from app.contract.spec import component_schema
 from tests.simulator.conftest import Arranger, Running, stack, wait_until
 
 pytestmark = pytest.mark.slow

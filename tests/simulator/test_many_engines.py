@@ -1,6 +1,6 @@
 """Many engines, no conflicts (docs/behaviour.md §9): two engines share 50 deployments on one
 server, and the leases keep them apart. Runs on both databases; the PostgreSQL pass is the one
-the issue asks for (SKIP LOCKED across two gunicorn workers)."""
+that exercises SKIP LOCKED across two gunicorn workers."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft4Validator
 
-from app.spec import component_schema
+from app.contract.spec import component_schema
 from harness import pg
 from simulator import shapes
 from simulator.steps import NEXT, FailureRules, Snapshot, advance

@@ -1,0 +1,69 @@
+"""Strict JSON (docs/behaviour.md §11): one parser for every request body.
+
+`strict_loads` is what the request validator runs and what Flask hands the handlers
+(`StrictJSONProvider`), so both layers accept exactly the same text. It refuses what RFC 8259
+does not define (`NaN`, `Infinity`, `-Infinity`, numbers that overflow to them) and integers
+longer than Python converts, instead of a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+from connexion.frameworks.flask import FlaskJSONProvider
+
+from app.contract.limits import clip
+
+
+class NotJson(ValueError):
+    """Text that is not JSON this server accepts; the message says why, briefly."""
+
+
+def _constant(name: str) -> Any:
+    raise NotJson(f"{name} is not JSON (RFC 8259); send a number or null")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotJson(f"Number {clip(text)} is out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """Parse JSON text, raising NotJson (a ValueError) for anything this server refuses."""
+    if isinstance(text, bytes):
+        try:  # JSON is UTF-8 (RFC 8259 §8.1), whatever charset a header claims
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NotJson(f"Request body is not valid UTF-8: {exc.reason}") from exc
+    try:
+        return _DECODER.decode(text)
+    except NotJson:
+        raise
+    except json.JSONDecodeError as exc:
+        raise NotJson(f"Malformed JSON: {exc}") from exc
+    except ValueError as exc:  # the only other: int() refusing a literal (sys.int_info)
+        raise NotJson(
+            f"An integer literal is longer than {sys.get_int_max_str_digits()} digits"
+        ) from exc
+    except RecursionError as exc:  # far deeper than any limit: the C scanner gave up
+        raise NotJson("Request body is nested too deeply") from exc
+
+
+class StrictJSONProvider(FlaskJSONProvider):  # type: ignore[misc]  # an untyped library's class
+    """Flask's JSON, made to agree with the request validator on what a body is, and with the
+    response encoder on refusing NaN."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return strict_loads(s)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        encoded: str = super().dumps(obj, **{**kwargs, "allow_nan": False})
+        return encoded

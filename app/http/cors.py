@@ -1,0 +1,39 @@
+"""CORS for browser dashboards (docs/behaviour.md §10)."""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class Cors(CORSMiddleware):
+    """Cross-origin calls from browser dashboards (docs/behaviour.md §10), as the reference's
+    `CorsLayer::permissive()` by default: any origin, method and header, every header exposed.
+
+    A preflight from an origin that is not allowed is not answered as one (Starlette would send
+    a plain-text 400): it reaches the API like any OPTIONS request, which answers 405 with an
+    AlienError, and the browser, finding no `Access-Control-Allow-Origin`, blocks the call.
+    """
+
+    def __init__(self, app: ASGIApp, origins: tuple[str, ...]) -> None:
+        super().__init__(
+            app,
+            allow_origins=origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["*"],
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            headers = Headers(scope=scope)
+            origin = headers.get("origin")
+            if (
+                origin is not None
+                and "access-control-request-method" in headers
+                and not self.is_allowed_origin(origin)
+            ):
+                await self.app(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)

@@ -1,0 +1,27 @@
+"""What the app can see of its process's life: whether this worker is draining.
+
+Draining (docs/behaviour.md §12) begins when the worker receives SIGTERM: `/ready` answers 503
+and every response closes its connection, while the listener keeps serving for
+ALIEN_DRAIN_SECONDS. It is a fact about the process, set from a signal handler in
+app/serving/worker.py, so its one honest home is a process-wide Event.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from app.http.error_responses import alien_body
+from models import db
+
+draining = threading.Event()
+
+
+def ready() -> tuple[dict[str, Any], int]:
+    """`GET /ready` (outside the spec): whether a load balancer should send traffic here; not
+    while draining, not while the database does not answer."""
+    if draining.is_set():
+        return alien_body("SERVICE_UNAVAILABLE", "The server is shutting down"), 503
+    if not db.answers():
+        return alien_body("SERVICE_UNAVAILABLE", "The database does not answer"), 503
+    return {"status": "ready"}, 200
