@@ -7,7 +7,7 @@ WEB_CONCURRENCY ?= 2
 PYTEST_ARGS     ?=
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: install run test test-sqlite test-postgres lint fmt bench contract admin-token clean
+.PHONY: install run test test-sqlite test-postgres coverage lint fmt bench contract admin-token clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -29,20 +29,27 @@ run: $(VENV)/.run
 admin-token: $(VENV)/.run
 	$(VENV)/bin/alien-server admin-token
 
-test: test-sqlite
+test: $(VENV)/.test
+	$(PY) -m coverage erase
+	$(MAKE) --no-print-directory test-sqlite
 	@if $(PY) -m harness.pg; then $(MAKE) --no-print-directory test-postgres; \
 	elif [ -n "$$ALIEN_REQUIRE_POSTGRES" ]; then echo "PostgreSQL suite required but no server answers (ALIEN_TEST_POSTGRES_URL)"; exit 1; \
 	else echo "SKIPPED: PostgreSQL suite, no server at $${ALIEN_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} (see 'make test-postgres')"; fi
+	$(MAKE) --no-print-directory coverage
 
 test-sqlite: $(VENV)/.test
-	ALIEN_TEST_DB=sqlite $(PY) -m pytest $(PYTEST_ARGS)
+	ALIEN_TEST_DB=sqlite $(PY) -m coverage run -m pytest $(PYTEST_ARGS)
 
 test-postgres: $(VENV)/.test
 	@$(PY) -m harness.pg || { echo "No PostgreSQL answers at $${ALIEN_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}."; \
 	  echo "Point ALIEN_TEST_POSTGRES_URL at a server and a database to connect to, e.g."; \
 	  echo "  ALIEN_TEST_POSTGRES_URL=postgresql://user:pass@host:5432/postgres make test-postgres"; \
 	  echo "The role must be allowed to CREATE DATABASE: each run makes its own and drops it."; exit 1; }
-	ALIEN_TEST_DB=postgres $(PY) -m pytest $(PYTEST_ARGS)
+	ALIEN_TEST_DB=postgres $(PY) -m coverage run -m pytest $(PYTEST_ARGS)
+
+coverage: $(VENV)/.test
+	@$(PY) -m coverage combine -q 2>/dev/null || true
+	$(PY) -m coverage report
 
 lint: $(VENV)/.test
 	$(VENV)/bin/ruff check .
@@ -60,4 +67,4 @@ contract: $(VENV)/.test
 	$(PY) -m tests.contract.run $(CONTRACT_ARGS)
 
 clean:
-	rm -rf $(VENV) .alien-manager .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .alien-manager .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
