@@ -1,8 +1,9 @@
 """`ALIEN_TEST_RECORD`: one NDJSON line per exchange, for client authors (docs/behaviour.md §13.6).
 
-Headers are never written (so neither is `Authorization`), and any token in a body or a query
-is cut to its first 12 characters and "…". Each line is one `write()` to a file opened with
-O_APPEND, so the workers of a server (and several servers) can share one file.
+Headers are never written (so neither is `Authorization`), and every token in the path, the
+query or a body is cut to its first 12 characters and "…" (`mask`). Each line is one `write()`
+to a file opened with O_APPEND, so the workers of a server (and several servers) can share one
+file.
 """
 
 from __future__ import annotations
@@ -11,20 +12,53 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.contract.spec import operations
 
-TOKEN = re.compile(r"ax_(?:admin|dg|deploy)_[A-Za-z0-9]+")
+#: Every token form: admin tokens take letters, digits, '-' and '_' (app/settings.py); group and
+#: deployment tokens are hex. Matching more than a token only masks more.
+TOKEN = re.compile(r"ax_(?:admin|dg|deploy)_[A-Za-z0-9_-]+")
 SHOWN = 12
 MAX_RECORDED_BODY = 1024 * 1024  # a body beyond this is recorded as its size only
+JSON_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+
+
+def _unescape(text: str) -> str:
+    return JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+#: How a token may be hidden in recorded text: percent-encoded (a path or a query) or
+#: JSON-escaped (a body that does not parse as JSON), once or several times, mixed.
+DECODINGS: tuple[Callable[[str], str], ...] = (unquote, _unescape)
+
+
+def _decoded(text: str) -> str:
+    """`text` decoded by whichever decoding changes it, again, until none does (each change
+    shortens the text, so this ends)."""
+    while True:
+        for decode in DECODINGS:
+            decoded = decode(text)
+            if decoded != text:
+                text = decoded
+                break
+        else:
+            return text
 
 
 def mask(text: str) -> str:
+    """`text` with every token cut to its first 12 characters and "…". A text that hides a
+    token behind percent-encoding or JSON escapes is returned decoded, so the cut shows. The one
+    place that decides what a token looks like in a record (the recording, the journal)."""
+    decoded = _decoded(text)
+    if TOKEN.findall(decoded) != TOKEN.findall(text):
+        text = decoded
     return TOKEN.sub(lambda m: m.group(0)[:SHOWN] + "…", text)
 
 
