@@ -109,4 +109,3 @@ def pages_from(client: Any, headers: dict[str, str], cursor: str) -> list[list[A
         found.append(body["items"])
         cursor = body["nextCursor"]
     return found
-
