@@ -66,6 +66,18 @@ WALK = [
 ]  # fmt: skip
 
 
+#: The status every resource reports after each step: docs/behaviour.md §9's table, written out
+#: here, never read from the implementation's own table.
+REPORTED = {
+    "initial-setup": "pending",
+    "provisioning": "provisioning",
+    "running": "running",
+    "updating": "updating",
+    "deleting": "deleting",
+    "deleted": "deleted",
+}
+
+
 @pytest.mark.parametrize("status, extra, after, current, target", WALK)
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_one_step_per_call_with_a_spec_valid_state(
@@ -84,7 +96,7 @@ def test_one_step_per_call_with_a_spec_valid_state(
     assert state["stackState"]["platform"] == platform
     assert ("environmentInfo" in state) == (platform != "kubernetes")
     statuses = {r["status"] for r in state["stackState"]["resources"].values()}
-    assert statuses == {shapes.RESOURCE_STATUS[after]}
+    assert statuses == {REPORTED[after]}
 
 
 @pytest.mark.parametrize(
@@ -189,3 +201,34 @@ def test_environment_info_is_the_spec_variant_for_the_platform(platform: str) ->
     assert Draft4Validator(component_schema("EnvironmentInfo")).is_valid(info)
     assert info == shapes.environment_info(platform, "dep_1")  # the same from every engine
     assert info != shapes.environment_info(platform, "dep_2") or platform == "local"
+
+
+@pytest.mark.parametrize(
+    "later, extra, failed",
+    [
+        ("update-pending", {"desired_release_id": "rel_2"}, "update-failed"),
+        ("delete-pending", {"desired_release_id": None}, "delete-failed"),
+    ],
+)
+def test_a_retry_that_succeeded_leaves_later_failure_rules_in_force(
+    later: str, extra: dict[str, Any], failed: str
+) -> None:
+    """The retry count starts afresh once the work succeeds: a deployment whose provisioning
+    failed and was retried still fails a later step its rules name."""
+    failures = FailureRules((("web", "provisioning"), ("web", "updating"), ("web", "deleting")))
+    walked = step(snap("provisioning"), failures)
+    assert walked.after == "provisioning-failed"
+    walked = step(snap("provisioning-failed", retry_requested=True,
+                       stack_state=walked.state["stackState"]), failures)  # fmt: skip
+    assert walked.after == "provisioning"  # the retry, marked as one: it succeeds
+    walked = step(snap("provisioning", stack_state=walked.state["stackState"]), failures)
+    assert walked.after == "running"
+    assert all("retryAttempt" not in r for r in walked.state["stackState"]["resources"].values())
+    # An admin asks for an update or a deletion: the server stores its status, the state stays.
+    state = walked.state["stackState"]
+    walked = step(snap(later, current_release_id="rel_1", stack_state=state, **extra), failures)
+    assert walked.after == NEXT[later]
+    state = walked.state["stackState"]
+    walked = step(snap(NEXT[later], current_release_id="rel_1", stack_state=state, **extra),
+                  failures)  # fmt: skip
+    assert walked.after == failed
