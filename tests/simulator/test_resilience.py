@@ -4,6 +4,7 @@ carries on, and leaves no lease behind; and it stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 
 from harness import pg
 from harness.server import ROOT
-from tests.simulator.conftest import Arranger, stack, wait_until
+from tests.simulator.conftest import DEADLINE, Arranger, stack, wait_until
 
 pytestmark = pg.once()  # docs: harness/pg.py
 
@@ -35,10 +36,17 @@ FAULTS = {
 }
 
 
-class FlakyProxy:
-    """A small HTTP proxy in front of a live server that fails on a fixed schedule."""
+def scheduled(path: str, n: int) -> str | None:
+    """The fault FAULTS names for request number `n` to `path`, if any."""
+    return next((f for (p, every, at), f in FAULTS.items() if p == path and n % every == at), None)
 
-    def __init__(self, upstream: str) -> None:
+
+class FlakyProxy:
+    """A small HTTP proxy in front of a live server that fails on a schedule: `fault(path, n)`
+    names the fault for request number `n` (from 0) to `path`, or None."""
+
+    def __init__(self, upstream: str, fault: Callable[[str, int], str | None] = scheduled) -> None:
+        self.fault = fault
         self.upstream = httpx.Client(base_url=upstream, timeout=30)
         self.counts: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
@@ -66,8 +74,7 @@ class FlakyProxy:
         with self.lock:
             n = self.counts[path]
             self.counts[path] += 1
-        fault = next((f for (p, every, at), f in FAULTS.items()
-                      if p == path and n % every == at), None)  # fmt: skip
+        fault = self.fault(path, n)
         if fault is not None:
             with self.lock:
                 self.faults[f"{path} {fault}"] += 1
@@ -122,11 +129,11 @@ def leased_elsewhere(api: Arranger, ids: list[str]) -> set[str]:
 
 
 @pytest.fixture
-def flaky() -> Iterator[Callable[[str], FlakyProxy]]:
+def flaky() -> Iterator[Callable[..., FlakyProxy]]:
     proxies: list[FlakyProxy] = []
 
-    def make(upstream: str) -> FlakyProxy:
-        proxies.append(FlakyProxy(upstream).__enter__())
+    def make(upstream: str, fault: Callable[[str, int], str | None] = scheduled) -> FlakyProxy:
+        proxies.append(FlakyProxy(upstream, fault).__enter__())
         return proxies[-1]
 
     yield make
@@ -153,36 +160,46 @@ def test_the_engine_carries_on_through_errors_and_dropped_connections(
     assert leased_elsewhere(api, ids) == set()
 
 
-def test_sigterm_finishes_the_step_releases_and_exits_zero(
-    live_server: Any, arranger_for: Callable[[str], Arranger], tmp_path: Path
+def test_sigterm_finishes_the_step_releases_what_it_holds_and_exits_zero(
+    live_server: Any, arranger_for: Callable[[str], Arranger], flaky: Any, tmp_path: Path
 ) -> None:
+    """SIGTERM arrives while the engine holds a lease it could not release yet: the proxy sends
+    it as the engine's first release reaches it, then answers that release with a 500. The
+    engine finishes its step, and gives the lease back on its way out (nothing else would:
+    no tick follows a SIGTERM)."""
     server = live_server()
     api = arranger_for(server.url)
     _, group_token = api.group()
     ids = [api.deployment(group_token, f"d{i}")[0] for i in range(8)]
+    engine_pid: list[int] = []
+
+    def sigterm_at_first_release(path: str, n: int) -> str | None:
+        if path == "/v1/sync/release" and n == 0:
+            os.kill(engine_pid[0], signal.SIGTERM)
+            return "500"
+        return None
+
+    proxy = flaky(server.url, sigterm_at_first_release)
     out, err = tmp_path / "engine.out", tmp_path / "engine.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         engine = subprocess.Popen(
-            [sys.executable, "-m", "simulator", "--url", server.url, "--token-file", "-",
+            [sys.executable, "-m", "simulator", "--url", proxy.url, "--token-file", "-",
              "--tick", "20", "--batch", "8"],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
         )  # fmt: skip
+    engine_pid.append(engine.pid)
     try:
         assert engine.stdin is not None
         with engine.stdin:
             engine.stdin.write(api.admin["Authorization"].removeprefix("Bearer ").encode() + b"\n")
         api.release(aws=stack())
-        # Under way: anything past pending. The engine can take all eight to running between two
-        # polls (3 ticks of 20 ms), so waiting to see a middle status could wait forever.
-        wait_until(
-            lambda: any(api.get(i)["status"] != "pending" for i in ids), what="work under way"
-        )
-        engine.send_signal(signal.SIGTERM)
-        assert engine.wait(30) == 0, err.read_text()
+        assert engine.wait(DEADLINE) == 0, err.read_text()
     finally:
         engine.kill()
         engine.wait()
     log = err.read_text()
     assert "pending → initial-setup" in log and "stopped after" in log
+    assert "release failed (500 " in log and "not released" not in log
     assert "\x1b[K" not in out.read_text()  # stdout is a file, not a terminal: no live summary
+    assert proxy.counts["/v1/sync/release"] == len(ids) + 1  # each once, the refused one again
     assert leased_elsewhere(api, ids) == set()
