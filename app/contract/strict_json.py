@@ -2,8 +2,9 @@
 
 `strict_loads` is what the request validator runs and what Flask hands the handlers
 (`StrictJSONProvider`), so both layers accept exactly the same text. It refuses what RFC 8259
-does not define (`NaN`, `Infinity`, `-Infinity`, numbers that overflow to them) and integers
-longer than Python converts, instead of a 500.
+does not define (`NaN`, `Infinity`, `-Infinity`, numbers that overflow to them), integers
+longer than Python converts, instead of a 500, and an object that names a key twice (RFC 8259
+leaves its meaning open; the reference refuses it).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections import Counter
 from typing import Any
 
 from connexion.frameworks.flask import FlaskJSONProvider
@@ -33,7 +35,18 @@ def _float(text: str) -> float:
     return value
 
 
-_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: `{"name":"a","name":"b"}` is refused, as the
+    reference's serde refuses a duplicate field, rather than silently keeping the last."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        counts = Counter(key for key, _ in pairs)
+        duplicate = next(key for key, count in counts.items() if count > 1)
+        raise NotJson(f"Duplicate key '{clip(duplicate)}' in an object")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, object_pairs_hook=_object)
 
 
 def strict_loads(text: str | bytes) -> Any:
