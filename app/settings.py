@@ -238,6 +238,7 @@ class CloudSettings:
     )
     aws_session_token: str | None = cloud(env="AWS_SESSION_TOKEN", platform="aws", mask=hidden)
     aws_region: str | None = cloud(env="AWS_REGION", platform="aws")
+    aws_account_id: str | None = cloud(env="AWS_ACCOUNT_ID", platform="aws")
     gcp_project: str | None = cloud(env="GOOGLE_CLOUD_PROJECT", platform="gcp")
     gcp_region: str | None = cloud(env="GOOGLE_CLOUD_REGION", platform="gcp")
     gcp_credentials_file: str | None = cloud(env="GOOGLE_APPLICATION_CREDENTIALS", platform="gcp")
@@ -250,7 +251,22 @@ class CloudSettings:
     azure_location: str | None = cloud(env="AZURE_LOCATION", platform="azure")
     kubeconfig: str | None = cloud(env="KUBECONFIG", platform="kubernetes")
     kubernetes_host: str | None = cloud(env="KUBERNETES_SERVICE_HOST", platform="kubernetes")
+    kubernetes_port: str | None = cloud(env="KUBERNETES_SERVICE_PORT", platform="kubernetes")
     kubernetes_namespace: str | None = cloud(env="KUBERNETES_NAMESPACE", platform="kubernetes")
+    kubernetes_context: str | None = cloud(env="KUBERNETES_CONTEXT", platform="kubernetes")
+    kubernetes_cluster: str | None = cloud(env="KUBERNETES_CLUSTER", platform="kubernetes")
+    kubernetes_user: str | None = cloud(env="KUBERNETES_USER", platform="kubernetes")
+    kubernetes_server_url: str | None = cloud(env="KUBERNETES_SERVER_URL", platform="kubernetes")
+    kubernetes_ca_data: str | None = cloud(env="KUBERNETES_CA_DATA", platform="kubernetes")
+    kubernetes_client_cert_data: str | None = cloud(
+        env="KUBERNETES_CLIENT_CERT_DATA", platform="kubernetes"
+    )
+    kubernetes_client_key_data: str | None = cloud(
+        env="KUBERNETES_CLIENT_KEY_DATA", platform="kubernetes", mask=hidden
+    )
+    kubernetes_bearer_token: str | None = cloud(
+        env="KUBERNETES_BEARER_TOKEN", platform="kubernetes", mask=hidden
+    )
     local_state_directory: str | None = setting(
         env="ALIEN_LOCAL_STATE_DIRECTORY",
         default=None,
