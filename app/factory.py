@@ -88,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
                 max_list_items=settings.max_list_items,
                 max_text_chars=settings.max_text_chars,
                 max_document_bytes=settings.max_document_bytes,
-            )
+            ),
+            strict_query=settings.query_is_strict,
         ),
         security_map={
             "bearer": bearer_handler(settings.dev_mode, TokenCache(settings.auth_cache_seconds))

@@ -415,6 +415,15 @@ class Settings:
         "`runtimeMetadata`, a release's `stack`, `gitMetadata`) as compact UTF-8 JSON; larger "
         "answers 400",
     )
+    strict_query: bool | None = setting(
+        env="ALIEN_STRICT_QUERY",
+        default=None,
+        parse=flag,
+        doc="an undeclared query parameter that looks like a declared one (`Limit`, `limit[]`, "
+        '`deployment_group_id`) answers 400 "did you mean"; off, it is ignored with a WARNING '
+        "line, as the reference server ignores unknown parameters",
+        default_doc="off; on in test mode",
+    )
     cors_origins: tuple[str, ...] = setting(
         env="ALIEN_CORS_ORIGINS",
         default=("*",),
@@ -548,6 +557,11 @@ class Settings:
             raise ConfigError(
                 "ALIEN_FIXTURES, ALIEN_TEST_RECORD and ALIEN_TEST_FAULT_RATE need ALIEN_TEST_MODE=1"
             )
+
+    @property
+    def query_is_strict(self) -> bool:
+        """ALIEN_STRICT_QUERY, or test mode's default (on) when unset."""
+        return self.test_mode if self.strict_query is None else self.strict_query
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

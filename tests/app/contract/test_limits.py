@@ -212,10 +212,8 @@ def test_at_most_twenty_failures_are_listed(client, world):
         ("limit=" + "9" * 5000, "Query parameter 'limit' is 5000 characters long; at most 256 are allowed"),
         ("deploymentGroupId=" + "g" * 300, "Query parameter 'deploymentGroupId' is 300 characters long; at most 256 are allowed"),
         ("include[]=a&" * (LIST + 1), "Query parameter 'include[]' is repeated 1001 times; at most 1000 are allowed"),
-        ("limit[]=1", "Query parameter 'limit[]' is unknown; did you mean 'limit'?"),
-        ("Limit=1", "Query parameter 'Limit' is unknown; did you mean 'limit'?"),
     ],
-    ids=["over max", "not int", "overflow", "huge int", "long id", "repeated", "look-alike", "case"],
+    ids=["over max", "not int", "overflow", "huge int", "long id", "repeated"],
 )  # fmt: skip
 def test_query_errors_are_one_sentence(client, admin, caplog, query, message):
     caplog.set_level(logging.INFO)
