@@ -395,21 +395,21 @@ class Settings:
     )
     max_list_items: int = setting(
         env="ALIEN_MAX_LIST_ITEMS",
-        default=1000,
+        default=10_000,
         parse=integer(1),
         doc="most items in any array of a body (`deploymentIds`, …) or repeats of a query "
         "parameter; more answer 400",
     )
     max_text_chars: int = setting(
         env="ALIEN_MAX_TEXT_CHARS",
-        default=256,
+        default=MAX_TEXT_CHARS_CEILING,
         parse=integer(1, MAX_TEXT_CHARS_CEILING),
         doc="longest string (name, session, id, key) outside a stored document, in a body, path or "
         "query; longer answers 400. At most 640, so PostgreSQL can index what SQLite can",
     )
     max_document_bytes: int = setting(
         env="ALIEN_MAX_DOCUMENT_BYTES",
-        default=256 * 1024,
+        default=2 * 1024 * 1024,
         parse=integer(1, unit=" of bytes"),
         doc="largest stored JSON document (`stackSettings`, `stackState`, `environmentInfo`, "
         "`runtimeMetadata`, a release's `stack`, `gitMetadata`) as compact UTF-8 JSON; larger "
