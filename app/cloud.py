@@ -55,17 +55,24 @@ def _require(cloud: CloudSettings, platform: str, *fields: str) -> None:
 
 
 def _aws(cloud: CloudSettings) -> dict[str, Any]:
-    _require(cloud, "aws", "aws_access_key_id", "aws_secret_access_key", "aws_region")
+    """alien-core's `AwsClientConfig` (crates/alien-core/src/client_config.rs:77): `accountId`
+    and `region` required, `credentials.session_token` null when unset."""
+    fields = ("aws_access_key_id", "aws_secret_access_key", "aws_account_id", "aws_region")
+    _require(cloud, "aws", *fields)
     credentials = {
         "type": "accessKeys",
         "access_key_id": cloud.aws_access_key_id,
         "secret_access_key": cloud.aws_secret_access_key,
-    } | present(session_token=cloud.aws_session_token)
-    return {"region": cloud.aws_region, "credentials": credentials}
+        "session_token": cloud.aws_session_token,
+    }
+    return {"accountId": cloud.aws_account_id, "region": cloud.aws_region} | {
+        "credentials": credentials
+    }
 
 
 def _gcp(cloud: CloudSettings) -> dict[str, Any]:
-    _require(cloud, "gcp", "gcp_project", "gcp_credentials_file")
+    """alien-core's `GcpClientConfig` (client_config.rs:164): `region` is required."""
+    _require(cloud, "gcp", "gcp_project", "gcp_region", "gcp_credentials_file")
     assert cloud.gcp_credentials_file is not None
     try:
         key = Path(cloud.gcp_credentials_file).read_text()
@@ -74,14 +81,12 @@ def _gcp(cloud: CloudSettings) -> dict[str, Any]:
             "gcp", f"Failed to read the file named by {CLOUD_ENV['gcp_credentials_file']}"
         ) from None
     credentials = {"type": "serviceAccountKey", "json": key}
-    return (
-        {"projectId": cloud.gcp_project}
-        | present(region=cloud.gcp_region)
-        | {"credentials": credentials}
-    )
+    return {"projectId": cloud.gcp_project, "region": cloud.gcp_region, "credentials": credentials}
 
 
 def _azure(cloud: CloudSettings) -> dict[str, Any]:
+    """alien-core's `AzureClientConfig` (client_config.rs:243): `region` is an `Option`
+    serialised as null when unset."""
     _require(
         cloud,
         "azure",
@@ -95,21 +100,50 @@ def _azure(cloud: CloudSettings) -> dict[str, Any]:
         "client_id": cloud.azure_client_id,
         "client_secret": cloud.azure_client_secret,
     }
-    return {"subscriptionId": cloud.azure_subscription_id, "tenantId": cloud.azure_tenant_id} | (
-        present(region=cloud.azure_location) | {"credentials": credentials}
-    )
+    return {
+        "subscriptionId": cloud.azure_subscription_id,
+        "tenantId": cloud.azure_tenant_id,
+        "region": cloud.azure_location,
+        "credentials": credentials,
+    }
+
+
+#: A pod's service-account token: where it exists, Kubernetes clients run in-cluster.
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
 def _kubernetes(cloud: CloudSettings) -> dict[str, Any]:
+    """alien-core's `KubernetesClientConfig` (client_config.rs:261), chosen as the reference's
+    `KubernetesClientConfig::from_env` chooses
+    (crates/alien-k8s-clients/src/kubernetes/mod.rs:70-96):
+    `manual` when KUBERNETES_SERVER_URL is set; else `inCluster` when KUBERNETES_SERVICE_HOST and
+    _PORT are set or the service-account token exists (mod.rs:276-286); else `kubeconfig`,
+    which needs nothing (the client's default kubeconfig). Never an error."""
+    if cloud.kubernetes_server_url is not None:
+        return {  # `Manual`'s options are not skipped when None: they are null
+            "mode": "manual",
+            "server_url": cloud.kubernetes_server_url,
+            "certificate_authority_data": cloud.kubernetes_ca_data,
+            "insecure_skip_tls_verify": None,
+            "client_certificate_data": cloud.kubernetes_client_cert_data,
+            "client_key_data": cloud.kubernetes_client_key_data,
+            "token": cloud.kubernetes_bearer_token,
+            "username": None,
+            "password": None,
+            "namespace": cloud.kubernetes_namespace,
+            "additional_headers": {},
+        }
     namespace = present(namespace=cloud.kubernetes_namespace)
-    if cloud.kubeconfig is not None:
-        return {"mode": "kubeconfig", "kubeconfig_path": cloud.kubeconfig} | namespace
-    if cloud.kubernetes_host is not None:
+    service = cloud.kubernetes_host is not None and cloud.kubernetes_port is not None
+    if service or SERVICE_ACCOUNT_TOKEN.exists():
         return {"mode": "inCluster"} | namespace
-    raise invalid(
-        "kubernetes",
-        f"Missing {CLOUD_ENV['kubeconfig']} or {CLOUD_ENV['kubernetes_host']} environment variable",
+    chosen = present(
+        kubeconfig_path=cloud.kubeconfig,
+        context=cloud.kubernetes_context,
+        cluster=cloud.kubernetes_cluster,
+        user=cloud.kubernetes_user,
     )
+    return {"mode": "kubeconfig"} | chosen | namespace
 
 
 BUILDERS: dict[str, Callable[[CloudSettings], dict[str, Any]]] = {

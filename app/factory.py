@@ -13,7 +13,6 @@ import logging
 
 from connexion import FlaskApp
 from connexion.context import context
-from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
@@ -24,7 +23,7 @@ from app import cloud
 from app.contract.limits import Limits
 from app.contract.overlay import overlay
 from app.contract.spec import raw_bytes, raw_spec
-from app.contract.strict_json import StrictJSONProvider
+from app.contract.strict_json import CompactJsonifier, StrictJSONProvider
 from app.contract.validation import SpecContract, compile_schemas, validator_map
 from app.http import error_responses
 from app.http.auth import TokenCache, bearer_handler
@@ -74,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         handlers.CONTRACT: lambda: contract,
     }
     # Compact JSON that refuses NaN/Infinity: a stored one is a logged 500, never sent (§11).
-    app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":"), allow_nan=False))
+    app = FlaskApp(__name__, jsonifier=CompactJsonifier())
     # Flask is reached with one thread hop per request, not a2wsgi's several (app/http/bridge.py).
     bridge = OneHopWSGI(app.app.wsgi_app, threads=settings.worker_threads)
     app._middleware_app.asgi_app = bridge
@@ -89,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
                 max_list_items=settings.max_list_items,
                 max_text_chars=settings.max_text_chars,
                 max_document_bytes=settings.max_document_bytes,
-            )
+            ),
+            strict_query=settings.query_is_strict,
         ),
         security_map={
             "bearer": bearer_handler(settings.dev_mode, TokenCache(settings.auth_cache_seconds))

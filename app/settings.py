@@ -55,6 +55,7 @@ class Var:
     doc: str  # the README's "meaning" cell
     default_doc: str  # the README's "default" cell
     mask: Callable[[Any], str] | None = None  # how a secret is shown; None: as it is
+    note: str | None = None  # what check-config says about it when it is set
 
     def display(self, value: Any) -> str:
         if value is None or value == "":
@@ -74,12 +75,13 @@ def setting(
     doc: str,
     default_doc: str | None = None,
     mask: Callable[[Any], str] | None = None,
+    note: str | None = None,
 ) -> Any:
     """A dataclass field read from `env` by `parse`. `doc` and `default_doc` are the README's
     cells (`default_doc` defaults to the value itself); `mask` hides a secret when shown."""
     if default_doc is None:
         default_doc = f"`{default}`"
-    var = Var(env=env, parse=parse, doc=doc, default_doc=default_doc, mask=mask)
+    var = Var(env=env, parse=parse, doc=doc, default_doc=default_doc, mask=mask, note=note)
     return field(default=default, metadata={"var": var})
 
 
@@ -135,6 +137,17 @@ def flag(raw: str) -> bool:
     if value not in TRUE + FALSE:
         raise ValueError(f"on ({', '.join(TRUE)}) or off ({', '.join(FALSE)})")
     return value in TRUE
+
+
+def reference_flag(raw: str) -> bool:
+    """ALIEN_DEV_MODE as the reference reads it (crates/alien-manager/src/bin/main.rs:66-68):
+    on is `1` or `true` (any case). The reference takes every other value as off; here only
+    `0` and `false` are, and anything else (`yes`, `on`, `enabled`, which another tool would
+    read as on) stops the start rather than silently meaning off."""
+    value = raw.strip().lower()
+    if value not in ("1", "true", "0", "false"):
+        raise ValueError("1 or true (on), 0 or false (off), as the reference server reads it")
+    return value in ("1", "true")
 
 
 def choice(options: tuple[str, ...]) -> Callable[[str], str]:
@@ -238,6 +251,7 @@ class CloudSettings:
     )
     aws_session_token: str | None = cloud(env="AWS_SESSION_TOKEN", platform="aws", mask=hidden)
     aws_region: str | None = cloud(env="AWS_REGION", platform="aws")
+    aws_account_id: str | None = cloud(env="AWS_ACCOUNT_ID", platform="aws")
     gcp_project: str | None = cloud(env="GOOGLE_CLOUD_PROJECT", platform="gcp")
     gcp_region: str | None = cloud(env="GOOGLE_CLOUD_REGION", platform="gcp")
     gcp_credentials_file: str | None = cloud(env="GOOGLE_APPLICATION_CREDENTIALS", platform="gcp")
@@ -250,7 +264,22 @@ class CloudSettings:
     azure_location: str | None = cloud(env="AZURE_LOCATION", platform="azure")
     kubeconfig: str | None = cloud(env="KUBECONFIG", platform="kubernetes")
     kubernetes_host: str | None = cloud(env="KUBERNETES_SERVICE_HOST", platform="kubernetes")
+    kubernetes_port: str | None = cloud(env="KUBERNETES_SERVICE_PORT", platform="kubernetes")
     kubernetes_namespace: str | None = cloud(env="KUBERNETES_NAMESPACE", platform="kubernetes")
+    kubernetes_context: str | None = cloud(env="KUBERNETES_CONTEXT", platform="kubernetes")
+    kubernetes_cluster: str | None = cloud(env="KUBERNETES_CLUSTER", platform="kubernetes")
+    kubernetes_user: str | None = cloud(env="KUBERNETES_USER", platform="kubernetes")
+    kubernetes_server_url: str | None = cloud(env="KUBERNETES_SERVER_URL", platform="kubernetes")
+    kubernetes_ca_data: str | None = cloud(env="KUBERNETES_CA_DATA", platform="kubernetes")
+    kubernetes_client_cert_data: str | None = cloud(
+        env="KUBERNETES_CLIENT_CERT_DATA", platform="kubernetes"
+    )
+    kubernetes_client_key_data: str | None = cloud(
+        env="KUBERNETES_CLIENT_KEY_DATA", platform="kubernetes", mask=hidden
+    )
+    kubernetes_bearer_token: str | None = cloud(
+        env="KUBERNETES_BEARER_TOKEN", platform="kubernetes", mask=hidden
+    )
     local_state_directory: str | None = setting(
         env="ALIEN_LOCAL_STATE_DIRECTORY",
         default=None,
@@ -281,6 +310,13 @@ class Settings:
         parse=integer(1, 65535),
         doc="port it binds; also the default base URL's port",
     )
+    server_port: int | None = setting(
+        env="ALIEN_SERVER_PORT",
+        default=None,
+        parse=integer(1, 65535),
+        doc="the reference server's name for `PORT`, used when `PORT` is unset (as the reference)",
+        default_doc="unset",
+    )
     web_concurrency: int = setting(
         env="WEB_CONCURRENCY", default=2, parse=integer(1, 64), doc="gunicorn workers"
     )
@@ -299,6 +335,14 @@ class Settings:
         doc="`sqlite:///path` or `postgresql://user@host:5432/db`; anything else stops the start",
         default_doc="`sqlite:///<state dir>/alien.db`",
         mask=without_password,
+    )
+    db_path: Path | None = setting(
+        env="ALIEN_DB_PATH",
+        default=None,
+        parse=path,
+        doc="the reference server's name for the SQLite file: the database is "
+        "`sqlite:///<this path>`; set this or `DATABASE_URL`, not both",
+        default_doc="unset",
     )
     state_dir: Path = setting(
         env="ALIEN_STATE_DIR",
@@ -319,8 +363,9 @@ class Settings:
     dev_mode: bool = setting(
         env="ALIEN_DEV_MODE",
         default=False,
-        parse=flag,
-        doc="every request is an admin, group `local-dev` exists. Never in production",
+        parse=reference_flag,
+        doc="`1` or `true`: every request is an admin, group `local-dev` exists. Never in "
+        "production. `0`, `false` or unset: off; any other value stops the start",
         default_doc="off",
     )
     base_url: str = setting(
@@ -379,25 +424,34 @@ class Settings:
     )
     max_list_items: int = setting(
         env="ALIEN_MAX_LIST_ITEMS",
-        default=1000,
+        default=10_000,
         parse=integer(1),
         doc="most items in any array of a body (`deploymentIds`, …) or repeats of a query "
         "parameter; more answer 400",
     )
     max_text_chars: int = setting(
         env="ALIEN_MAX_TEXT_CHARS",
-        default=256,
+        default=MAX_TEXT_CHARS_CEILING,
         parse=integer(1, MAX_TEXT_CHARS_CEILING),
         doc="longest string (name, session, id, key) outside a stored document, in a body, path or "
         "query; longer answers 400. At most 640, so PostgreSQL can index what SQLite can",
     )
     max_document_bytes: int = setting(
         env="ALIEN_MAX_DOCUMENT_BYTES",
-        default=256 * 1024,
+        default=2 * 1024 * 1024,
         parse=integer(1, unit=" of bytes"),
         doc="largest stored JSON document (`stackSettings`, `stackState`, `environmentInfo`, "
         "`runtimeMetadata`, a release's `stack`, `gitMetadata`) as compact UTF-8 JSON; larger "
         "answers 400",
+    )
+    strict_query: bool | None = setting(
+        env="ALIEN_STRICT_QUERY",
+        default=None,
+        parse=flag,
+        doc="an undeclared query parameter that looks like a declared one (`Limit`, `limit[]`, "
+        '`deployment_group_id`) answers 400 "did you mean"; off, it is ignored with a WARNING '
+        "line, as the reference server ignores unknown parameters",
+        default_doc="off; on in test mode",
     )
     cors_origins: tuple[str, ...] = setting(
         env="ALIEN_CORS_ORIGINS",
@@ -475,6 +529,37 @@ class Settings:
         "at every start (`<state dir>/metrics-<pid>`), do not set it yourself",
         default_doc="set by the server",
     )
+    otlp_endpoint: str | None = setting(
+        env="OTLP_ENDPOINT",
+        default=None,
+        parse=http_url,
+        doc="an OTLP/HTTP collector (`http://collector:4318`) that `POST /v1/logs`, `/v1/traces` "
+        "and `/v1/metrics` forward to; unset, what they receive is counted "
+        "(`alien_telemetry_received_total`) and dropped",
+        default_doc="unset",
+    )
+    # The reference's loops: accepted, so its configuration starts this server, and explained.
+    deployment_interval: int | None = setting(
+        env="ALIEN_DEPLOYMENT_INTERVAL",
+        default=None,
+        parse=integer(0, unit=" of seconds"),
+        doc="accepted for the reference's configuration; nothing reads it: this server runs no "
+        "deployment loop (`ALIEN_SIMULATE` runs a simulated engine, ticking every "
+        "`ALIEN_SIMULATE_TICK_MS`)",
+        default_doc="unset",
+        note="accepted and ignored: this server runs no deployment loop; deployments move when a "
+        "worker reconciles them (ALIEN_SIMULATE=1 runs a simulated engine, ALIEN_SIMULATE_TICK_MS)",
+    )
+    heartbeat_interval: int | None = setting(
+        env="ALIEN_HEARTBEAT_INTERVAL",
+        default=None,
+        parse=integer(0, unit=" of seconds"),
+        doc="accepted for the reference's configuration; nothing reads it: this server runs no "
+        "heartbeat loop (a lease expires after `ALIEN_LOCK_TTL_SECONDS`)",
+        default_doc="unset",
+        note="accepted and ignored: this server runs no heartbeat loop; a worker's lease expires "
+        "after ALIEN_LOCK_TTL_SECONDS without a reconcile",
+    )
     # The simulated deployment engine (docs/behaviour.md §9).
     simulate: bool = setting(
         env="ALIEN_SIMULATE",
@@ -524,6 +609,10 @@ class Settings:
     cloud: CloudSettings = field(default_factory=CloudSettings)
 
     def __post_init__(self) -> None:
+        if self.db_path is not None:
+            if self.database_url:
+                raise ConfigError("set DATABASE_URL or ALIEN_DB_PATH, not both")
+            object.__setattr__(self, "database_url", f"sqlite:///{self.db_path}")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.state_dir / 'alien.db'}")
         if not self.base_url:
@@ -532,6 +621,11 @@ class Settings:
             raise ConfigError(
                 "ALIEN_FIXTURES, ALIEN_TEST_RECORD and ALIEN_TEST_FAULT_RATE need ALIEN_TEST_MODE=1"
             )
+
+    @property
+    def query_is_strict(self) -> bool:
+        """ALIEN_STRICT_QUERY, or test mode's default (on) when unset."""
+        return self.test_mode if self.strict_query is None else self.strict_query
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -542,6 +636,8 @@ class Settings:
         cloud = _parse(CloudSettings, env, problems)
         if problems:
             raise ConfigError("; ".join(problems))
+        if "port" not in values and "server_port" in values:  # PORT first, as the reference
+            values["port"] = values["server_port"]
         return cls(cloud=CloudSettings(**cloud), **values)
 
     def effective(self, environ: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
@@ -559,8 +655,27 @@ def declared(cls: type) -> list[tuple[Field[Any], Var]]:
     return [(f, f.metadata["var"]) for f in fields(cls) if "var" in f.metadata]
 
 
+#: A variable -> the reference's name that may stand in for it.
+ALIASES = {"PORT": "ALIEN_SERVER_PORT", "DATABASE_URL": "ALIEN_DB_PATH"}
+
+
 def _source(env: Mapping[str, str], var: Var) -> str:
-    return "default" if env.get(var.env, "").strip() == "" else "environment"
+    if env.get(var.env, "").strip() != "":
+        return "environment"
+    alias = ALIASES.get(var.env)
+    if alias is not None and env.get(alias, "").strip() != "":
+        return f"environment ({alias})"
+    return "default"
+
+
+def notes(environ: Mapping[str, str] | None = None) -> list[str]:
+    """check-config's word on each variable that is set and does something unexpected here."""
+    env = os.environ if environ is None else environ
+    return [
+        f"{var.env}: {var.note}"
+        for var in variables()
+        if var.note is not None and env.get(var.env, "").strip() != ""
+    ]
 
 
 def _parse(cls: type, env: Mapping[str, str], problems: list[str] | None = None) -> dict[str, Any]:

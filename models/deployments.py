@@ -78,8 +78,10 @@ class Deployment(BaseModel):
     stack_state = JSONField(null=True)
     environment_info = JSONField(null=True)
     runtime_metadata = JSONField(null=True)
-    current_release_id = peewee.CharField(null=True)
-    desired_release_id = peewee.CharField(null=True)
+    # Text, not CharField's VARCHAR(255): a worker reports any id up to the text limit (640),
+    # and any characters (ExactText: NUL too).
+    current_release_id = ExactText(null=True)
+    desired_release_id = peewee.TextField(null=True)
     user_environment_variables = JSONField(null=True)
     retry_requested = peewee.BooleanField(default=False)
     locked_by = ExactText(null=True)

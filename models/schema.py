@@ -73,10 +73,24 @@ def _acquire_indexes() -> None:
     db.create_tables([Deployment])
 
 
+def _release_ids_as_text() -> None:
+    """A deployment's release ids as TEXT: a worker may report a `currentRelease.releaseId` up
+    to the text limit (640), which PostgreSQL's VARCHAR(255) refused (a 500). SQLite never
+    enforced the length: nothing to change there."""
+    if isinstance(db.obj, peewee.PostgresqlDatabase):
+        migrator = SchemaMigrator.from_database(db.obj)
+        table = Deployment._meta.table_name
+        alter(
+            migrator.alter_column_type(table, "current_release_id", peewee.TextField(null=True)),
+            migrator.alter_column_type(table, "desired_release_id", peewee.TextField(null=True)),
+        )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial tables", _initial_tables),
     (2, "token origin, last use, revocation", _token_revocation),
     (3, "acquire's indexes: unleased deployments with work, leases", _acquire_indexes),
+    (4, "a deployment's release ids as text", _release_ids_as_text),
 ]
 
 

@@ -13,7 +13,7 @@ server's own validation (Connexion + app/contract/validation.py); it reads the f
   (docs/behaviour.md §3): valid against the spec's own schema, `httpStatusCode` equal to the status,
   a code from §3's table that belongs to that status, snake_case `context` keys,
   `WWW-Authenticate: Bearer` on a 401 and an `Allow` header naming the path's methods on a 405.
-- A 5xx is a violation, except the one §5.4 prescribes (`BEHAVIOURAL_500`).
+- A 5xx is a violation, except the one §5.4 prescribes (`BEHAVIOURAL_5XX`).
 """
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ ERROR_CODES = {
     "MAX_DEPLOYMENTS_REACHED": 400, "DEPLOYMENT_NOT_FOUND": 404,
     "DEPLOYMENT_GROUP_NOT_FOUND": 404, "RELEASE_NOT_FOUND": 404, "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405, "DEPLOYMENT_LOCKED": 409, "PAYLOAD_TOO_LARGE": 413,
-    "UNSUPPORTED_MEDIA_TYPE": 415, "INVALID_client_config": 500, "DATABASE_ERROR": 500,
+    "UNSUPPORTED_MEDIA_TYPE": 415, "INVALID_client_config": 503, "DATABASE_ERROR": 500,
     "GENERIC_ERROR": 500, "REQUEST_TIMEOUT": 408, "REQUEST_HEADERS_TOO_LARGE": 431,
     "SERVICE_UNAVAILABLE": 503,
 }  # fmt: skip
 #: The one 5xx that is behaviour, not a crash: the server's own cloud settings are missing.
-BEHAVIOURAL_500 = {("resolve_credentials", "INVALID_client_config")}
+BEHAVIOURAL_5XX = {("resolve_credentials", "INVALID_client_config")}
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -247,7 +247,7 @@ def _check_error(exchange: Exchange, route: Route | None, op: dict[str, Any] | N
     if errors:
         raise ContractViolation(f"{where} {status}: not an AlienError: {errors[0].message}")
     code = body["code"]
-    behavioural = op is not None and (op["operationId"], code) in BEHAVIOURAL_500
+    behavioural = op is not None and (op["operationId"], code) in BEHAVIOURAL_5XX
     if status >= 500 and not behavioural:
         raise ContractViolation(f"{where} {status}: {exchange.content[:500]!r}")
     if body["httpStatusCode"] != status:

@@ -79,8 +79,8 @@ CONFORMING = {
         "DELETE", DEPLOYMENT, 202, {"message": "Deployment deletion enqueued"}
     ),
     "no body where none is declared": response("POST", "/v1/sync/release", 200),
-    "§5.4 500": response(
-        "POST", "/v1/resolve-credentials", 500, error("INVALID_client_config", 500)
+    "§5.4 503": response(
+        "POST", "/v1/resolve-credentials", 503, error("INVALID_client_config", 503)
     ),
     "unknown path": response("GET", "/v2/nothing", 404, error("NOT_FOUND", 404)),
     "405 with the path's methods": response(
@@ -177,8 +177,8 @@ VIOLATIONS = {
         "whoami 500",
     ),
     "INVALID_client_config elsewhere": (
-        response("GET", "/v1/whoami", 500, error("INVALID_client_config", 500)),
-        "whoami 500",
+        response("GET", "/v1/whoami", 503, error("INVALID_client_config", 503)),
+        "whoami 503",
     ),
     "401 on health": (
         response("GET", "/health", 401, error("UNAUTHORIZED", 401), headers=UNAUTHORIZED),

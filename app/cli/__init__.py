@@ -20,6 +20,7 @@ from app.cli.common import CONFIGURED_NOTE, EPILOG, load_settings, storage, tabl
 from app.cli.fixture_commands import fixtures_command
 from app.cli.groups import groups
 from app.cli.tokens import tokens
+from app.settings import notes
 from app.storage import write_admin_token
 from models.tokens import ADMIN, Token
 from simulator.cli import simulate
@@ -73,6 +74,8 @@ def check_config() -> None:
     one line naming the variable when one cannot be parsed."""
     rows = load_settings().effective()
     table(["VARIABLE", "VALUE", "FROM"], [list(row) for row in rows])
+    for note in notes():
+        click.echo(f"note: {note}")
 
 
 cli.add_command(tokens)

@@ -1,9 +1,11 @@
-"""Strict JSON (docs/behaviour.md §11): one parser for every request body.
+"""Strict JSON (docs/behaviour.md §11): one parser for every request body, one encoder for
+every response.
 
 `strict_loads` is what the request validator runs and what Flask hands the handlers
 (`StrictJSONProvider`), so both layers accept exactly the same text. It refuses what RFC 8259
-does not define (`NaN`, `Infinity`, `-Infinity`, numbers that overflow to them) and integers
-longer than Python converts, instead of a 500.
+does not define (`NaN`, `Infinity`, `-Infinity`, numbers that overflow to them), integers
+longer than Python converts, instead of a 500, and an object that names a key twice (RFC 8259
+leaves its meaning open; the reference refuses it).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections import Counter
 from typing import Any
 
 from connexion.frameworks.flask import FlaskJSONProvider
+from connexion.jsonifier import JSONEncoder, Jsonifier
+from flask import Response
 
 from app.contract.limits import clip
 
@@ -33,7 +38,18 @@ def _float(text: str) -> float:
     return value
 
 
-_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: `{"name":"a","name":"b"}` is refused, as the
+    reference's serde refuses a duplicate field, rather than silently keeping the last."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        counts = Counter(key for key, _ in pairs)
+        duplicate = next(key for key, count in counts.items() if count > 1)
+        raise NotJson(f"Duplicate key '{clip(duplicate)}' in an object")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, object_pairs_hook=_object)
 
 
 def strict_loads(text: str | bytes) -> Any:
@@ -57,13 +73,36 @@ def strict_loads(text: str | bytes) -> Any:
         raise NotJson("Request body is nested too deeply") from exc
 
 
+def compact_dumps(obj: Any) -> str:
+    """The one encoder of every JSON body this server writes (Connexion's handlers, Flask's own
+    views such as /ready): compact, UTF-8 as it is, no trailing newline, as the reference's
+    serde_json writes it (`/health` is the 20 bytes `{"status":"healthy"}`); `NaN` and the
+    infinities are refused (a ValueError, so a 500), never written as the literals RFC 8259
+    does not have."""
+    return json.dumps(
+        obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False, cls=JSONEncoder
+    )
+
+
+class CompactJsonifier(Jsonifier):  # type: ignore[misc]  # an untyped library's class
+    """Connexion's encoder of what handlers return, as `compact_dumps` (Connexion's own adds a
+    newline)."""
+
+    def dumps(self, data: Any, **kwargs: Any) -> str:
+        return compact_dumps(data)
+
+
 class StrictJSONProvider(FlaskJSONProvider):  # type: ignore[misc]  # an untyped library's class
-    """Flask's JSON, made to agree with the request validator on what a body is, and with the
-    response encoder on refusing NaN."""
+    """Flask's JSON: it parses as the request validator does (so handlers get the body the
+    validator accepted) and writes as Connexion's handlers do (`compact_dumps`: Flask's own
+    sorts keys and adds a newline)."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return strict_loads(s)
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        encoded: str = super().dumps(obj, **{**kwargs, "allow_nan": False})
-        return encoded
+        return compact_dumps(obj)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        return Response(compact_dumps(obj), mimetype=self.mimetype)

@@ -25,9 +25,11 @@ of Connexion's is replaced.
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import cache
 from typing import Any
+from urllib.parse import unquote_plus
 
 from connexion.datastructures import MediaTypeDict
 from connexion.decorators.parameter import pythonic
@@ -52,6 +54,8 @@ from jsonschema.validators import extend
 from app.contract.limits import ECHO_CHARS, Limits, clip, where
 from app.contract.spec import component_schema, raw_spec, schema_properties
 from app.contract.strict_json import NotJson, strict_loads
+
+log = logging.getLogger("alien.request")
 
 MAX_LISTED_ERRORS = 20
 MESSAGE_CHARS = 240
@@ -234,6 +238,7 @@ class AlienParameterValidator(ParameterValidator):  # type: ignore[misc]  # an u
     sentence that quotes a short slice of the value at most (Connexion's is a multi-line dump)."""
 
     limits: Limits  # bound by validator_map()
+    strict_query: bool  # bound by validator_map()
 
     def validate_parameter(
         self, parameter_type: str, value: Any, param: dict[str, Any], param_name: Any = None
@@ -251,23 +256,46 @@ class AlienParameterValidator(ParameterValidator):  # type: ignore[misc]  # an u
         return None if error is None else f"{what} is not valid: {describe(error)}"
 
     def validate_request(self, request: Any) -> None:
-        """`?limit[]=1` is not `limit`, but Connexion's pythonic names would make it the handler's
-        `limit` argument, log an ERROR and drop it: refuse such a look-alike instead."""
+        """`?Limit=1` is not `limit`, but Connexion's pythonic names would make it the handler's
+        `limit` argument, unvalidated (or log an ERROR and drop it). Such a look-alike is
+        ignored, as the reference ignores every unknown parameter, with a WARNING naming what
+        was meant; with `strict_query` (ALIEN_STRICT_QUERY, test mode) it is a 400."""
         declared = {p["name"] for p in self.parameters.get("query", ())}
         by_python_name = {pythonic(name): name for name in declared}
+        lookalikes = {}
         for key in request.query_params:
             meant = by_python_name.get(pythonic(key))
             if key not in declared and meant is not None:
-                raise BadRequestProblem(
-                    detail=f"Query parameter '{clip(key)}' is unknown; did you mean '{meant}'?"
-                )
+                lookalikes[key] = meant
+        for key, meant in lookalikes.items():
+            message = f"Query parameter '{clip(key)}' is unknown; did you mean '{meant}'?"
+            if self.strict_query:
+                raise BadRequestProblem(detail=message)
+            log.warning("%s It is ignored.", message)
+        if lookalikes:  # the layers inside (the handler's arguments) never see it
+            request.scope["query_string"] = _without(request.scope["query_string"], lookalikes)
         super().validate_request(request)
 
 
-def validator_map(limits: Limits) -> dict[str, Any]:
-    """Connexion's `validator_map`, with this server's validators bound to its limits."""
+def _without(query: bytes, keys: Any) -> bytes:
+    """The raw query string without the pairs named by `keys`, the rest byte for byte."""
+    kept = [
+        pair
+        for pair in query.split(b"&")
+        if unquote_plus(pair.split(b"=", 1)[0].decode("latin-1")) not in keys
+    ]
+    return b"&".join(kept)
+
+
+def validator_map(limits: Limits, strict_query: bool = False) -> dict[str, Any]:
+    """Connexion's `validator_map`, with this server's validators bound to its limits and its
+    rule for look-alike query parameters."""
     body = type("BodyValidator", (AlienJSONRequestBodyValidator,), {"limits": limits})
-    parameter = type("ParameterValidator", (AlienParameterValidator,), {"limits": limits})
+    parameter = type(
+        "ParameterValidator",
+        (AlienParameterValidator,),
+        {"limits": limits, "strict_query": strict_query},
+    )
     return {
         "parameter": parameter,
         "body": MediaTypeDict(

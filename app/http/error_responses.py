@@ -38,7 +38,7 @@ STATUS = {
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "REQUEST_HEADERS_TOO_LARGE": 431,
-    "INVALID_client_config": 500,
+    "INVALID_client_config": 503,  # the reference's 500; issue 22: never a 500 (docs §3, §10)
     "DATABASE_ERROR": 500,
     "GENERIC_ERROR": 500,
     "SERVICE_UNAVAILABLE": 503,

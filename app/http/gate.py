@@ -9,6 +9,15 @@ from app.http.body import BodyTooLarge, has_body, read_body
 from app.http.request_log import CONTROL
 
 FORM_TYPES = (b"multipart/", b"application/x-www-form-urlencoded")
+JSON = b"application/json"
+
+
+def is_json_type(media_type: bytes) -> bool:
+    """Whether a Content-Type names JSON as axum's `Json` decides it (with the `mime` crate):
+    type `application`, subtype `json` or a `+json` suffix, in any case, whatever parameters
+    follow (`APPLICATION/JSON`, `application/vnd.api+json; charset=utf-8`)."""
+    kind, _, subtype = media_type.split(b";")[0].strip().lower().partition(b"/")
+    return kind == b"application" and (subtype == b"json" or subtype.endswith(b"+json"))
 
 
 class RequestGate:
@@ -22,6 +31,10 @@ class RequestGate:
     - a body sent without Content-Type is taken as JSON, the only type this API consumes:
       Connexion already validates such a body as JSON, but Flask would then hand the handler
       the raw bytes; naming the type once, here, makes both layers agree;
+    - any JSON type (`is_json_type`: `APPLICATION/JSON`, `application/*+json`, with
+      parameters) is named `application/json` for the layers inside, for the same reason:
+      Connexion and Flask each compare the type case-sensitively and in their own way, and
+      a body they disagreed on reached the handler as bytes (a 500);
     - a body over `max_bytes` is a 413, declared (Content-Length) or streamed (chunked). A
       chunked body is read here, up to the limit, and handed on with its Content-Length set:
       Connexion's validators take a request without Content-Length to have no body at all.
@@ -48,8 +61,11 @@ class RequestGate:
             await self.app(scope, receive, send)
             return
         content_type = headers.get(b"content-type")
-        if content_type is None:
-            typed = [*scope["headers"], (b"content-type", b"application/json")]
+        if content_type is None or (content_type != JSON and is_json_type(content_type)):
+            typed = [
+                *((k, v) for k, v in scope["headers"] if k != b"content-type"),
+                (b"content-type", JSON),
+            ]
             scope = {**scope, "headers": typed}
         elif content_type.split(b";")[0].strip().lower().startswith(FORM_TYPES):
             raise ProblemException(

@@ -168,7 +168,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         self.awaiting_head = False
         status = STATUS[code]
-        body = json.dumps(alien_body(code, message)).encode()
+        body = json.dumps(alien_body(code, message), separators=(",", ":")).encode()
         head = (
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
             "content-type: application/json\r\n"

@@ -89,7 +89,7 @@ BAD = [
     ("ALIEN_MAX_BODY_BYTES", "-1", "a whole number of bytes, at least 1"),
     ("ALIEN_MAX_BODY_BYTES", "1_000", "a whole number of bytes"),
     ("ALIEN_VALIDATE_RESPONSES", "nope", "on (1, true, yes, on) or off (0, false, no, off)"),
-    ("ALIEN_DEV_MODE", "enabled", "on (1, true, yes, on) or off"),
+    ("ALIEN_DEV_MODE", "enabled", "1 or true (on), 0 or false (off), as the reference server"),
     (
         "DATABASE_URL",
         "mysql://u@db/alien",

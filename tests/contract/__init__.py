@@ -62,6 +62,7 @@ def cloud_env(directory: Path) -> dict[str, str]:
         "aws_access_key_id": "AKIACONTRACTTEST",
         "aws_secret_access_key": "contract-secret",
         "aws_region": "eu-west-1",
+        "aws_account_id": "123456789012",
         "gcp_project": "contract",
         "gcp_region": "europe-west1",
         "gcp_credentials_file": str(key_file),
@@ -71,6 +72,7 @@ def cloud_env(directory: Path) -> dict[str, str]:
         "azure_client_secret": "contract-secret",
         "azure_location": "westeurope",
         "kubernetes_host": "10.0.0.1",
+        "kubernetes_port": "443",
         "kubernetes_namespace": "contract",
     }
     return {CLOUD_ENV[name]: value for name, value in values.items()}

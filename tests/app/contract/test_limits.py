@@ -16,9 +16,18 @@ from app.factory import create_app
 from app.settings import Settings
 from tests.helpers import ContractClient, stack
 
+#: The limits this module's server runs with: narrower than the defaults (test_the_documented_
+#: defaults), so that each can be crossed inside the body limit and cheaply.
 LIST = 1000
 TEXT = 256
 DOCUMENT = 256 * 1024
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(
+        settings, max_list_items=LIST, max_text_chars=TEXT, max_document_bytes=DOCUMENT
+    )
 
 
 def refused(response: Any, *fragments: str) -> list[str]:
@@ -33,11 +42,12 @@ def refused(response: Any, *fragments: str) -> list[str]:
 
 
 def test_the_documented_defaults():
+    """Issue 22, item 5: as generous as both databases store and index safely."""
     s = Settings()
     assert (s.max_list_items, s.max_text_chars, s.max_document_bytes, s.max_json_depth) == (
-        LIST, TEXT, DOCUMENT, 64,
+        10_000, 640, 2 * 1024 * 1024, 64,
     )  # fmt: skip
-    assert s.max_document_bytes < s.max_body_bytes
+    assert s.max_document_bytes == s.max_body_bytes
 
 
 # -- lists -------------------------------------------------------------------------------------
@@ -212,10 +222,8 @@ def test_at_most_twenty_failures_are_listed(client, world):
         ("limit=" + "9" * 5000, "Query parameter 'limit' is 5000 characters long; at most 256 are allowed"),
         ("deploymentGroupId=" + "g" * 300, "Query parameter 'deploymentGroupId' is 300 characters long; at most 256 are allowed"),
         ("include[]=a&" * (LIST + 1), "Query parameter 'include[]' is repeated 1001 times; at most 1000 are allowed"),
-        ("limit[]=1", "Query parameter 'limit[]' is unknown; did you mean 'limit'?"),
-        ("Limit=1", "Query parameter 'Limit' is unknown; did you mean 'limit'?"),
     ],
-    ids=["over max", "not int", "overflow", "huge int", "long id", "repeated", "look-alike", "case"],
+    ids=["over max", "not int", "overflow", "huge int", "long id", "repeated"],
 )  # fmt: skip
 def test_query_errors_are_one_sentence(client, admin, caplog, query, message):
     caplog.set_level(logging.INFO)

@@ -44,7 +44,7 @@ def test_json_lines_from_app_and_gunicorn_with_the_request_id_on_the_error_line(
             json={"deploymentId": created.json()["deployment"]["id"]},
             headers={"X-Request-Id": "req-failing-1"},
         )
-    assert failing.status_code == 500
+    assert failing.status_code == 503
     assert failing.json()["code"] == "INVALID_client_config"
     server.stop()  # the shutdown lines too
 
@@ -62,7 +62,7 @@ def test_json_lines_from_app_and_gunicorn_with_the_request_id_on_the_error_line(
     ]
     assert "Invalid platform configuration: Missing AWS_ACCESS_KEY_ID" in of_request[0]["message"]
     assert of_request[1] | {"duration_ms": 0} == of_request[1] | {
-        "method": "POST", "path": "/v1/resolve-credentials", "status": 500, "duration_ms": 0,
+        "method": "POST", "path": "/v1/resolve-credentials", "status": 503, "duration_ms": 0,
     }  # fmt: skip
 
     for secret in (settings.admin_token, group_token, deployment_token, '"deploymentId"'):
