@@ -7,7 +7,9 @@
 
 const KEY = "alien-console-token";
 const PERIOD_MS = 1000;
-const JOURNAL_KEPT = 100;
+const JOURNAL_KEPT = 100; // entries shown
+const JOURNAL_PAGE = 1000; // the most GET /_test/requests gives at once
+const JOURNAL_PAGES = 5;
 const PHASES = {
   pending: ["pending", "update-pending"],
   working: ["initial-setup", "provisioning", "updating"],
@@ -19,11 +21,11 @@ const PHASES = {
 const STATUSES = Object.values(PHASES).flat();
 
 const $ = (id) => document.getElementById(id);
-const seen = {}; // path -> {etag, body}: the last answer of each read
+const seen = {}; // "state", "history" -> {path, etag, body}: the last answer of each read
 let state = null;
 let selected = null; // the deployment whose history is shown
 let clockOffsetMs = 0; // the server's clock minus this browser's
-let journal = { on: false, since: null, items: [], note: "" };
+let journal = { on: false, since: 0, items: [], note: "" };
 let timer = null;
 let generation = 0; // a restart begins a new loop; the one before stops at its next step
 
@@ -63,10 +65,10 @@ function short(id) {
 
 class Refused extends Error {}
 
-async function read(path) {
+async function read(path, kind) {
   const token = sessionStorage.getItem(KEY);
   const headers = { Authorization: `Bearer ${token}` };
-  const last = seen[path];
+  const last = kind && seen[kind] && seen[kind].path === path ? seen[kind] : null;
   if (last) headers["If-None-Match"] = last.etag;
   const response = await fetch(path, { headers, cache: "no-store", credentials: "omit" });
   const now = response.headers.get("X-Console-Now");
@@ -79,7 +81,7 @@ async function read(path) {
     error.status = response.status;
     throw error;
   }
-  seen[path] = { etag: response.headers.get("ETag"), body };
+  if (kind) seen[kind] = { path, etag: response.headers.get("ETag"), body };
   return { body, changed: true };
 }
 
@@ -94,13 +96,14 @@ function statePath() {
 }
 
 async function refresh() {
-  const got = await read(statePath());
+  const got = await read(statePath(), "state");
   state = got.body;
   if (got.changed) drawState();
   drawLeaseAges();
   if (selected) {
     try {
-      const history = await read(`/console/api/history?deployment=${encodeURIComponent(selected)}`);
+      const path = `/console/api/history?deployment=${encodeURIComponent(selected)}`;
+      const history = await read(path, "history");
       if (history.changed) drawHistory(history.body);
     } catch (error) {
       if (error.status !== 404) throw error;
@@ -116,24 +119,28 @@ async function refresh() {
 
 async function refreshJournal() {
   if (journal.note) return; // the server has no journal: asked once
-  const query = new URLSearchParams({ limit: String(JOURNAL_KEPT) });
-  if (journal.since !== null) query.set("since", String(journal.since));
-  let body;
-  try {
-    ({ body } = await read(`/_test/requests?${query}`));
-  } catch (error) {
-    if (error instanceof Refused) throw error;
-    journal.note = `No request journal on this server (${error.message}).`;
-    $("journal-note").textContent = journal.note;
-    return;
+  // The journal comes oldest first, after a sequence number: pages of the most it gives, until
+  // the newest (a few pages at most per round, so a long journal is caught up over rounds).
+  for (let page = 0; page < JOURNAL_PAGES; page += 1) {
+    const query = new URLSearchParams({ since: String(journal.since), limit: String(JOURNAL_PAGE) });
+    let body;
+    try {
+      ({ body } = await read(`/_test/requests?${query}`));
+    } catch (error) {
+      if (error instanceof Refused) throw error;
+      journal.note = `No request journal on this server (${error.message}).`;
+      $("journal-note").textContent = journal.note;
+      return;
+    }
+    const items = (body && body.items) || [];
+    const fresh = items.filter((e) => e.sequence > journal.since);
+    if (!fresh.length) break;
+    journal.since = Math.max(...fresh.map((e) => e.sequence));
+    // The console's own reads are left out: they would fill it once a second.
+    const shown = fresh.filter((e) => !String(e.path).startsWith("/console/"));
+    journal.items = [...shown.reverse(), ...journal.items].slice(0, JOURNAL_KEPT);
+    if (items.length < JOURNAL_PAGE) break;
   }
-  const items = Array.isArray(body) ? body : (body && (body.items || body.requests)) || [];
-  const fresh = items.filter((e) => journal.since === null || e.sequence > journal.since);
-  if (!fresh.length) return;
-  journal.since = Math.max(...fresh.map((e) => e.sequence));
-  // The console's own reads are left out: they would fill it once a second.
-  const shown = fresh.filter((e) => !String(e.path).startsWith("/console/"));
-  journal.items = [...shown.reverse(), ...journal.items].slice(0, JOURNAL_KEPT);
   drawJournal();
 }
 
@@ -265,10 +272,10 @@ function signOut(problem) {
   generation += 1;
   clearTimeout(timer);
   sessionStorage.removeItem(KEY);
-  for (const path of Object.keys(seen)) delete seen[path];
+  for (const kind of Object.keys(seen)) delete seen[kind];
   state = null;
   selected = null;
-  journal = { on: false, since: null, items: [], note: "" };
+  journal = { on: false, since: 0, items: [], note: "" };
   show(false, problem || "");
 }
 

@@ -58,6 +58,13 @@ def test_it_is_read_only(client, admin, method):
         assert response.headers["allow"] == "GET"
 
 
+def test_head_is_answered_as_get_without_the_body(client, admin):
+    page = client.head("/console")
+    assert page.status_code == 200 and page.content == b""
+    read = client.head(STATE, headers=admin)
+    assert read.status_code == 200 and read.content == b"" and read.headers["etag"]
+
+
 def test_an_unknown_console_path_is_a_404(client, admin):
     assert_error(client.get("/console/api/nothing", headers=admin), 404, "NOT_FOUND")
 
