@@ -59,10 +59,13 @@ def groups(caller: Caller) -> list[DeploymentGroup]:
     return list(query)
 
 
-def deployments(caller: Caller, filters: Filters) -> list[Deployment]:
-    """The newest deployments in reach that pass the filters."""
+def deployments(caller: Caller, filters: Filters) -> list[Any]:
+    """The newest deployments in reach that pass the filters: named tuples of the `LISTED`
+    columns (`deployment_group` the group's id), values converted as the model's fields do.
+    Not model instances: building those was two thirds of a console read."""
     query = _in_reach(D.select(*LISTED), caller, filters, with_status=True)
-    return list(query.order_by(D.created_at.desc(), D.id.desc()).limit(SHOWN_DEPLOYMENTS))
+    newest = query.order_by(D.created_at.desc(), D.id.desc()).limit(SHOWN_DEPLOYMENTS)
+    return list(newest.namedtuples())
 
 
 def counts_by_status(caller: Caller, filters: Filters) -> dict[str, int]:

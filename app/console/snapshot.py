@@ -9,7 +9,6 @@ from typing import Any
 
 from app.settings import Settings
 from models import overview
-from models.deployments import Deployment
 from models.history import KEEP, StatusChange
 from models.tokens import Caller
 
@@ -47,7 +46,7 @@ def state(caller: Caller, filters: overview.Filters, settings: Settings, now: da
     }
 
 
-def _deployment(d: Deployment, stale_before: datetime) -> dict[str, Any]:
+def _deployment(d: Any, stale_before: datetime) -> dict[str, Any]:
     lease = None
     if d.locked_by is not None:
         stale = d.locked_at is None or d.locked_at < stale_before
@@ -55,7 +54,7 @@ def _deployment(d: Deployment, stale_before: datetime) -> dict[str, Any]:
     return {
         "id": d.id,
         "name": d.name,
-        "deploymentGroupId": d.deployment_group_id,
+        "deploymentGroupId": d.deployment_group,
         "platform": d.platform,
         "status": d.status,
         "currentReleaseId": d.current_release_id,
