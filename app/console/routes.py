@@ -67,8 +67,6 @@ class Console:
         if path != PAGE and not path.startswith(PAGE + "/"):
             await self.app(scope, receive, send)
             return
-        if path == PAGE + "/":
-            path = PAGE
         if path not in self.files and path not in (STATE, HISTORY):
             raise ProblemException(status=404, title="Not Found", detail="Not found")
         if scope["method"] != "GET":
