@@ -19,7 +19,7 @@ from connexion.resolver import Resolver
 from flask import Response, redirect
 
 import handlers
-from app import cloud
+from app import cloud, console
 from app.contract.limits import Limits
 from app.contract.overlay import overlay
 from app.contract.spec import raw_bytes, raw_spec
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     spec = overlay(raw_spec())
     contract = SpecContract()
     client_config = functools.partial(cloud.client_config, settings=settings)
+    tokens = TokenCache(settings.auth_cache_seconds)  # the API's and the console's
     provided = {  # what a handler may take besides the spec's parameters (handlers.OPERATIONS)
         handlers.CALLER: lambda: context["token_info"]["caller"],
         handlers.LOCK_TTL: lambda: settings.lock_ttl_seconds,
@@ -91,9 +92,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
             ),
             strict_query=settings.query_is_strict,
         ),
-        security_map={
-            "bearer": bearer_handler(settings.dev_mode, TokenCache(settings.auth_cache_seconds))
-        },
+        security_map={"bearer": bearer_handler(settings.dev_mode, tokens)},
         swagger_ui_options=SwaggerUIOptions(
             serve_spec=False, swagger_ui_path="/ui", spec_path=OVERLAY_PATH
         ),
@@ -125,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     app.add_middleware(
         Cors, position=MiddlewarePosition.BEFORE_EXCEPTION, origins=settings.cors_origins
     )
+    console.install(app, settings, tokens)  # /console, beside /ui (docs/behaviour.md §12)
     error_responses.install(app, spec)
     if settings.test_mode:  # docs/behaviour.md §13; nothing of it exists otherwise
         from app import testmode  # test mode's code is loaded only in test mode

@@ -8,6 +8,7 @@ from models import lifecycle
 from models.contract import Contract
 from models.deployments import Deployment, normal_environment_variables, normal_stack_settings
 from models.errors import ACCESS_DENIED, GROUP_TOKEN_REQUIRED
+from models.history import Cause
 from models.releases import Release
 from models.tokens import Caller
 
@@ -44,6 +45,7 @@ def create_deployment(
         body["platform"],
         normal_stack_settings(body.get("stackSettings"), contract.stack_settings_fields),
         mint_token=not caller.is_admin,
+        cause=Cause.by_call("create_deployment", caller.kind),
         environment_variables=normal_environment_variables(body.get("environmentVariables")),
     )
     return {"deployment": render.deployment(deployment)} | present(token=token), 201
@@ -72,7 +74,8 @@ def delete_deployment(caller: Caller, id_: str, force: bool = False) -> tuple[di
     if force:
         lifecycle.remove_deployment(deployment.id)
     else:
-        deployment.mark_delete_pending()
+        cause = Cause.by_call("delete_deployment", caller.kind)
+        lifecycle.mark_delete_pending(deployment.id, cause)
     return {"message": "Deployment deletion enqueued"}, 202
 
 
@@ -82,5 +85,6 @@ def retry_deployment(caller: Caller, id_: str) -> dict[str, Any]:
 
 
 def redeploy(caller: Caller, id_: str) -> dict[str, Any]:
-    _visible(caller, id_, GROUP_TOKEN_REQUIRED).request_redeploy()
+    deployment = _visible(caller, id_, GROUP_TOKEN_REQUIRED)
+    lifecycle.redeploy(deployment.id, Cause.by_call("redeploy", caller.kind))
     return {"success": True}

@@ -152,13 +152,6 @@ class Deployment(BaseModel):
     def request_retry(self) -> None:
         self._set(retry_requested=True)
 
-    def request_redeploy(self) -> None:
-        self._set(status="update-pending")
-
-    def mark_delete_pending(self) -> None:
-        """Two-phase deletion, phase one; already deleting stays as it is."""
-        self._set(Deployment.status.not_in(sorted(DELETING)), status="delete-pending")
-
     def _set(self, condition: Any = None, **values: Any) -> None:
         values["updated_at"] = clock.now()
         where = Deployment.id == self.id

@@ -21,12 +21,13 @@ from models import clock, revocation
 from models.db import db
 from models.deployments import Deployment
 from models.groups import DeploymentGroup
+from models.history import StatusChange
 from models.releases import Release, ReleasePlatform
 from models.schema import exclusive
 from models.tokens import ADMIN, Token, hash_token
 
 #: Every table a reset empties, children first (admin tokens are kept: §13.2).
-TABLES = (ReleasePlatform, Deployment, Token, Release, DeploymentGroup)
+TABLES = (StatusChange, ReleasePlatform, Deployment, Token, Release, DeploymentGroup)
 #: Token record ids are derived from the token, so loading twice finds the same record.
 TOKEN_NAMESPACE = uuid.UUID("6f1d3c52-5b0e-4f3e-9a8e-0d6c1c7e4a11")
 

@@ -1,7 +1,8 @@
 """Operations that touch several tables. Each is one transaction.
 
 Creating a deployment counts it into its group; removing one counts it out and revokes its
-tokens; creating a release retargets the deployments it covers (docs/behaviour.md §6).
+tokens; creating a release retargets the deployments it covers (docs/behaviour.md §6). Every
+status change is written to the deployment's history in its transaction (models/history.py).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Any
 
 from models import clock, revocation
 from models.db import advisory_lock, db, locking
-from models.deployments import FAILED, Deployment
+from models.deployments import DELETING, FAILED, Deployment
 from models.errors import BadRequest
 from models.groups import DeploymentGroup
+from models.history import Cause, record, record_each
 from models.releases import Release
-from models.tokens import DEPLOYMENT, Caller, Token
+from models.tokens import ADMIN, DEPLOYMENT, Caller, Token
 
 
 def target_group(caller: Caller, requested: str | None) -> str:
@@ -42,6 +44,7 @@ def create_deployment(
     stack_settings: dict[str, Any] | None = None,
     *,
     mint_token: bool,
+    cause: Cause,
     environment_variables: list[dict[str, Any]] | None = None,
 ) -> tuple[Deployment, str | None]:
     """Insert a pending deployment aimed at the newest release for its platform."""
@@ -57,6 +60,7 @@ def create_deployment(
             environment_variables,
         )
         token = Token.mint(DEPLOYMENT, group_id, deployment.id) if mint_token else None
+        record(deployment.id, None, deployment.status, cause)
     return deployment, token
 
 
@@ -95,6 +99,7 @@ def initialize_operator(
             platform or "kubernetes",
             {"deploymentModel": "pull"},
             mint_token=True,
+            cause=Cause.by_call("initialize", caller.kind),
         )
     assert token is not None
     return deployment.id, token, True
@@ -103,6 +108,30 @@ def initialize_operator(
 def _random_suffix() -> str:
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def redeploy(deployment_id: str, cause: Cause) -> None:
+    """Set the deployment to `update-pending`, whatever its status (as the reference)."""
+    _change_status(deployment_id, "update-pending", cause)
+
+
+def mark_delete_pending(deployment_id: str, cause: Cause) -> None:
+    """Two-phase deletion, phase one; already deleting stays as it is."""
+    _change_status(deployment_id, "delete-pending", cause, unless=DELETING)
+
+
+def _change_status(
+    deployment_id: str, status: str, cause: Cause, unless: frozenset[str] = frozenset()
+) -> None:
+    with db.atomic():
+        row = locking(Deployment.select(Deployment.status).where(Deployment.id == deployment_id))
+        found = row.first()
+        if found is None or found.status in unless:
+            return
+        Deployment.update(status=status, updated_at=clock.now()).where(
+            Deployment.id == deployment_id
+        ).execute()
+        record(deployment_id, found.status, status, cause)
 
 
 def remove_deployment(deployment_id: str) -> bool:
@@ -136,6 +165,11 @@ def propagate(release_id: str, platform: str) -> None:
     """The table of §6: in-progress and deleting deployments are left alone."""
     d, now = Deployment, clock.now()
     on_platform = d.platform == platform
+    running = d.select(d.id).where(on_platform & (d.status == "running"))
+    # Locked, and no other can start running meanwhile (the release fence, held exclusively):
+    # the history is written for exactly the rows the UPDATE below changes.
+    locking(running).execute()
+    record_each(running, "running", "update-pending", Cause.by_call("create_release", ADMIN))
     d.update(desired_release_id=release_id, updated_at=now).where(
         on_platform & d.status.in_(["pending", "update-pending"])
     ).execute()

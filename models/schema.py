@@ -28,6 +28,7 @@ from models.db import advisory_lock, db
 from models.deployments import Deployment
 from models.fields import TimestampField
 from models.groups import DeploymentGroup
+from models.history import StatusChange
 from models.releases import Release, ReleasePlatform
 from models.tokens import ADMIN, Token
 
@@ -43,7 +44,7 @@ class SchemaMigration(BaseModel):
     applied_at = TimestampField()
 
 
-TABLES = [DeploymentGroup, Token, Release, ReleasePlatform, Deployment]
+TABLES = [DeploymentGroup, Token, Release, ReleasePlatform, Deployment, StatusChange]
 
 
 def _initial_tables() -> None:
@@ -86,11 +87,18 @@ def _release_ids_as_text() -> None:
         )
 
 
+def _status_history() -> None:
+    """The deployments' status history (models/history.py, docs/behaviour.md §6.1)."""
+    db.create_tables([StatusChange])
+
+
+# Versions need not be contiguous: each is applied once, in order, when not yet recorded.
 MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial tables", _initial_tables),
     (2, "token origin, last use, revocation", _token_revocation),
     (3, "acquire's indexes: unleased deployments with work, leases", _acquire_indexes),
     (4, "a deployment's release ids as text", _release_ids_as_text),
+    (5, "deployment status history", _status_history),
 ]
 
 

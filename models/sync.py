@@ -29,6 +29,7 @@ from models.deployments import (
     Deployment,
 )
 from models.errors import BadRequest, DeploymentLocked, DeploymentNotFound
+from models.history import Cause, record
 from models.releases import Release
 from models.tokens import Caller
 
@@ -169,8 +170,9 @@ def reconcile(
         if heartbeat and deployment.locked_by == session:
             values["locked_at"] = now
         D.update(**values).where(D.id == deployment_id).execute()
+        record(deployment_id, deployment.status, status, Cause.by_session(session))
         if status == "running" and current is not None:
-            _detect_update(deployment_id, deployment.platform, current, now)
+            _detect_update(deployment_id, deployment.platform, current, now, session)
         stored: Deployment = D.get(D.id == deployment_id)
         if status == "deleted":
             lifecycle.remove_deployment(deployment_id)
@@ -185,7 +187,9 @@ def first_resource_error(stack_state: dict[str, Any] | None) -> Any:
     return None
 
 
-def _detect_update(deployment_id: str, platform: str, current_id: str, now: datetime) -> None:
+def _detect_update(
+    deployment_id: str, platform: str, current_id: str, now: datetime, session: str
+) -> None:
     """A running deployment whose platform got a newer release than its current one is due
     for an update: the §6 propagation it missed while it was busy."""
     current = Release.get_or_none(Release.id == current_id)
@@ -196,6 +200,7 @@ def _detect_update(deployment_id: str, platform: str, current_id: str, now: date
         D.update(desired_release_id=newest, status="update-pending", updated_at=now).where(
             D.id == deployment_id
         ).execute()
+        record(deployment_id, "running", "update-pending", Cause.by_session(session))
 
 
 def release(caller: Caller, deployment_id: str, session: str) -> None:

@@ -44,7 +44,7 @@ EXTRA_404 = {"create_deployment", "resolve_credentials", "operator_sync", "recon
 #: force): a bad value there is a 400 even where the spec declares no parameter.
 EXTENSION_QUERY = {"list_deployment_groups", "list_deployments", "delete_deployment"}
 #: Paths outside the API that the server also serves.
-NOT_API = ("/openapi.json", "/openapi.overlay.json", "/ui", "/metrics")
+NOT_API = ("/openapi.json", "/openapi.overlay.json", "/ui", "/metrics", "/console")
 #: docs/behaviour.md §3: every error code and the one status it is sent with.
 ERROR_CODES = {
     "UNAUTHORIZED": 401, "FORBIDDEN": 403, "VALIDATION_ERROR": 400, "BAD_REQUEST": 400,

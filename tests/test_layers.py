@@ -33,9 +33,19 @@ APP_PARTS = {
     "http": {"contract", "settings"},
     "serving": {"http", "contract", "settings", "testmode"},  # hooks: test mode's start check
     "testmode": {"http", "contract", "settings"},
+    "console": {"http", "settings"},
     "storage": {"settings"},
     "cloud": {"settings"},
-    "factory": {"contract", "http", "serving", "settings", "storage", "cloud", "testmode"},
+    "factory": {
+        "contract",
+        "http",
+        "serving",
+        "settings",
+        "storage",
+        "cloud",
+        "testmode",
+        "console",
+    },  # fmt: skip
     "asgi": {"factory", "settings"},
     "gunicorn_conf": {"serving", "settings"},
     "cli": {"settings", "storage", "testmode"},

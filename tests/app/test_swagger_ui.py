@@ -1,18 +1,12 @@
 """Swagger UI that can call the API: it loads the overlaid document (which declares the bearer
 scheme, so it has an Authorize button) while /openapi.json stays the verbatim file.
 
-The browser test drives Debian's chromium through chromium-driver (.ci/run installs both);
-without them it skips with one line.
+The browser test drives Debian's chromium through chromium-driver (`browser`, tests/app/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,15 +16,6 @@ from app.factory import OVERLAY_PATH
 from harness import pg
 
 pytestmark = pg.once()  # docs: harness/pg.py
-
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-#: Flags that let chromium run headless as root in a container, with nothing fetched.
-CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
-)  # fmt: skip
 
 
 def test_raw_spec_stays_verbatim_and_the_overlay_has_its_own_path(client):
@@ -55,26 +40,6 @@ def test_root_redirects_to_the_ui(client, method):
     response = client.request(method, "/", follow_redirects=False)
     assert response.status_code == 302
     assert response.headers["location"] == "/ui/"
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        missing = "no chromium + chromedriver (apt-get install chromium chromium-driver)"
-        if os.environ.get("ALIEN_REQUIRE_BROWSER"):
-            pytest.fail(missing)  # CI installs them (.ci/run)
-        pytest.skip(missing)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_window_size(1400, 1000)
-    yield driver
-    driver.quit()
 
 
 @pytest.mark.slow
