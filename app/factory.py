@@ -64,6 +64,10 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     compile_schemas()
 
     spec = overlay(raw_spec())
+    if settings.test_mode:  # docs/behaviour.md §13; nothing of it exists otherwise
+        from app import testmode  # test mode's code is loaded only in test mode
+
+        testmode.declare(spec)
     contract = SpecContract()
     client_config = functools.partial(cloud.client_config, settings=settings)
     provided = {  # what a handler may take besides the spec's parameters (handlers.OPERATIONS)
@@ -126,8 +130,8 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         Cors, position=MiddlewarePosition.BEFORE_EXCEPTION, origins=settings.cors_origins
     )
     error_responses.install(app, spec)
-    if settings.test_mode:  # docs/behaviour.md §13; nothing of it exists otherwise
-        from app import testmode  # test mode's code is loaded only in test mode
+    if settings.test_mode:
+        from app import testmode
 
         testmode.install(app, settings, spec)
     return app

@@ -17,7 +17,7 @@ from typing import Any
 
 from peewee import fn
 
-from models import clock, revocation
+from models import clock, revocation, testkit
 from models.db import db
 from models.deployments import Deployment
 from models.groups import DeploymentGroup
@@ -43,9 +43,11 @@ class Fixtures:
 
 
 def prepare() -> None:
-    """Test mode's own table (the shared clock), made once by whichever starter comes first."""
+    """Test mode's own tables (the shared clock, stubs, the journal), made once by whichever
+    starter comes first."""
     with exclusive():
         clock.create_shared_table()
+        testkit.create_tables()
 
 
 def load(fixtures: Fixtures) -> None:
@@ -57,8 +59,9 @@ def load(fixtures: Fixtures) -> None:
 
 
 def reset(fixtures: Fixtures, admin_token: str | None = None) -> None:
-    """Empty every table but the admin tokens, put the fixtures back and the shared clock at
-    real time: one transaction, so a concurrent request sees the state before or after."""
+    """Empty every table but the admin tokens, put the fixtures back, the shared clock at real
+    time, no stubs, an empty journal: one transaction, so a concurrent request sees the state
+    before or after."""
     with exclusive():
         for table in TABLES:
             query = table.delete()
@@ -66,6 +69,7 @@ def reset(fixtures: Fixtures, admin_token: str | None = None) -> None:
                 query = query.where(Token.kind != ADMIN)
             query.execute()
         clock.reset_shared()
+        testkit.reset()
         if (
             admin_token is not None
             and not Token.select().where(Token.token_hash == hash_token(admin_token)).exists()
