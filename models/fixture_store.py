@@ -9,7 +9,6 @@ created in order.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -23,12 +22,10 @@ from models.deployments import Deployment
 from models.groups import DeploymentGroup
 from models.releases import Release, ReleasePlatform
 from models.schema import exclusive
-from models.tokens import ADMIN, Token, hash_token
+from models.tokens import ADMIN, Token, fixture_token_id, hash_token
 
 #: Every table a reset empties, children first (admin tokens are kept: §13.2).
 TABLES = (ReleasePlatform, Deployment, Token, Release, DeploymentGroup)
-#: Token record ids are derived from the token, so loading twice finds the same record.
-TOKEN_NAMESPACE = uuid.UUID("6f1d3c52-5b0e-4f3e-9a8e-0d6c1c7e4a11")
 
 
 @dataclass
@@ -117,7 +114,7 @@ def _insert(fixtures: Fixtures, now: datetime) -> None:
         Token,
         [
             {
-                "id": f"tok_{uuid.uuid5(TOKEN_NAMESPACE, hash_token(t['raw']))}",
+                "id": fixture_token_id(hash_token(t["raw"])),
                 "kind": t["kind"],
                 "token_hash": hash_token(t["raw"]),
                 "prefix": t["raw"][:12],
