@@ -326,28 +326,3 @@ def test_workers_append_whole_lines_to_one_recording(live_server, admin, tmp_pat
     assert all(r["request"]["body"] == big for r in records if r["method"] == "POST")
     assert len({r["sequence"] for r in records}) == 160  # one journal, one order
     assert "ax_dg_00000000000000" not in record.read_text()
-
-
-# -- the README's example ----------------------------------------------------------------------
-
-
-def readme_block(language: str) -> str:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Testing your client against this server", 1)[1].split("\n## ", 1)[0]
-    return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
-
-
-def test_the_readme_fixture_and_pytest_snippet_work(live_server, tmp_path):
-    """The section's YAML is a valid fixture, and its pytest snippet passes against it."""
-    fixture = tmp_path / "readme.yaml"
-    fixture.write_text(readme_block("yaml"))
-    admin_token = "ax_admin_" + "0" * 39 + "1"
-    server = live_server(workers=2, ALIEN_TEST_MODE="1", ALIEN_FIXTURES=str(fixture),
-                         ALIEN_ADMIN_TOKEN=admin_token)  # fmt: skip
-    snippet: dict[str, Any] = {}
-    exec(readme_block("python").replace("http://127.0.0.1:8080", server.url), snippet)
-    tests = [name for name in snippet if name.startswith("test_")]
-    assert len(tests) == 2
-    for name in tests:
-        snippet["fresh_server"].__wrapped__()
-        snippet[name]()
