@@ -67,4 +67,4 @@ contract: $(VENV)/.test
 	$(PY) -m tests.contract.run $(CONTRACT_ARGS)
 
 clean:
-	rm -rf $(VENV) .alien-manager .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
+	rm -rf $(VENV) .alien-manager .alien-manager-test .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

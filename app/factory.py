@@ -63,6 +63,10 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     compile_schemas()
 
     spec = overlay(raw_spec())
+    if settings.test_mode:  # docs/behaviour.md §13; nothing of it exists otherwise
+        from app import testmode  # test mode's code is loaded only in test mode
+
+        testmode.declare(spec)
     contract = SpecContract()
     client_config = functools.partial(cloud.client_config, settings=settings)
     tokens = TokenCache(settings.auth_cache_seconds)  # the API's and the console's
@@ -126,8 +130,8 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     )
     console.install(app, settings, tokens)  # /console, beside /ui (docs/behaviour.md §12)
     error_responses.install(app, spec)
-    if settings.test_mode:  # docs/behaviour.md §13; nothing of it exists otherwise
-        from app import testmode  # test mode's code is loaded only in test mode
+    if settings.test_mode:
+        from app import testmode
 
         testmode.install(app, settings, spec)
     return app

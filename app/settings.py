@@ -297,6 +297,9 @@ class CloudSettings:
 #: PostgreSQL cannot index a value over ~2,700 bytes; a name of this many characters (at most
 #: 4 UTF-8 bytes each) beside its group id stays under that, so both databases accept it.
 MAX_TEXT_CHARS_CEILING = 640
+DEFAULT_STATE_DIR = Path(".alien-manager")
+#: Test mode's own default (docs/behaviour.md §13): fixture data never lands in `make run`'s.
+TEST_STATE_DIR = Path(".alien-manager-test")
 
 
 @dataclass(frozen=True)
@@ -346,9 +349,10 @@ class Settings:
     )
     state_dir: Path = setting(
         env="ALIEN_STATE_DIR",
-        default=Path(".alien-manager"),
+        default=DEFAULT_STATE_DIR,
         parse=path,
-        doc="state directory (created mode 0700): SQLite file (0600), `admin-token`",
+        doc="state directory (created mode 0700): SQLite file (0600), `admin-token`. Test mode's "
+        "default is `.alien-manager-test`, so test data never lands in the normal one",
     )
     admin_token: str | None = setting(
         env="ALIEN_ADMIN_TOKEN",
@@ -613,6 +617,8 @@ class Settings:
             if self.database_url:
                 raise ConfigError("set DATABASE_URL or ALIEN_DB_PATH, not both")
             object.__setattr__(self, "database_url", f"sqlite:///{self.db_path}")
+        if self.test_mode and self.state_dir == DEFAULT_STATE_DIR:
+            object.__setattr__(self, "state_dir", TEST_STATE_DIR)
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.state_dir / 'alien.db'}")
         if not self.base_url:

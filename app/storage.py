@@ -11,10 +11,11 @@ from pathlib import Path
 import peewee
 
 from app.settings import ConfigError, Settings, without_password
-from models import revocation
+from models import revocation, tokens
 from models.db import bind_database, db
 from models.engines import make_database
 from models.schema import bootstrap, migrate
+from models.tokens import Token
 
 log = logging.getLogger("alien")
 
@@ -22,8 +23,16 @@ log = logging.getLogger("alien")
 def prepare_storage(settings: Settings) -> None:
     """Connect, migrate, bootstrap: safe when every worker of every instance does it at once."""
     open_storage(settings)
+    tokens.accept_fixture_tokens(settings.test_mode)
     with db.connection_context():
         minted = bootstrap(settings.admin_token, settings.dev_mode)
+        fixture_tokens = 0 if settings.test_mode else Token.fixture_count()
+    if fixture_tokens:
+        log.warning(
+            "this database holds %d token(s) loaded from a fixture file: refused, as fixture "
+            "tokens are public and work only with ALIEN_TEST_MODE=1",
+            fixture_tokens,
+        )
     if minted is not None:
         announce_admin_token(minted, settings.state_dir, settings.log_format)
 

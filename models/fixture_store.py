@@ -9,7 +9,6 @@ created in order.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -17,19 +16,17 @@ from typing import Any
 
 from peewee import fn
 
-from models import clock, revocation
+from models import clock, revocation, testkit
 from models.db import db
 from models.deployments import Deployment
 from models.groups import DeploymentGroup
 from models.history import StatusChange
 from models.releases import Release, ReleasePlatform
 from models.schema import exclusive
-from models.tokens import ADMIN, Token, hash_token
+from models.tokens import ADMIN, Token, fixture_token_id, hash_token
 
 #: Every table a reset empties, children first (admin tokens are kept: §13.2).
 TABLES = (StatusChange, ReleasePlatform, Deployment, Token, Release, DeploymentGroup)
-#: Token record ids are derived from the token, so loading twice finds the same record.
-TOKEN_NAMESPACE = uuid.UUID("6f1d3c52-5b0e-4f3e-9a8e-0d6c1c7e4a11")
 
 
 @dataclass
@@ -44,9 +41,11 @@ class Fixtures:
 
 
 def prepare() -> None:
-    """Test mode's own table (the shared clock), made once by whichever starter comes first."""
+    """Test mode's own tables (the shared clock, stubs, the journal), made once by whichever
+    starter comes first."""
     with exclusive():
         clock.create_shared_table()
+        testkit.create_tables()
 
 
 def load(fixtures: Fixtures) -> None:
@@ -58,8 +57,9 @@ def load(fixtures: Fixtures) -> None:
 
 
 def reset(fixtures: Fixtures, admin_token: str | None = None) -> None:
-    """Empty every table but the admin tokens, put the fixtures back and the shared clock at
-    real time: one transaction, so a concurrent request sees the state before or after."""
+    """Empty every table but the admin tokens, put the fixtures back, the shared clock at real
+    time, no stubs, an empty journal: one transaction, so a concurrent request sees the state
+    before or after."""
     with exclusive():
         for table in TABLES:
             query = table.delete()
@@ -67,6 +67,7 @@ def reset(fixtures: Fixtures, admin_token: str | None = None) -> None:
                 query = query.where(Token.kind != ADMIN)
             query.execute()
         clock.reset_shared()
+        testkit.reset()
         if (
             admin_token is not None
             and not Token.select().where(Token.token_hash == hash_token(admin_token)).exists()
@@ -114,7 +115,7 @@ def _insert(fixtures: Fixtures, now: datetime) -> None:
         Token,
         [
             {
-                "id": f"tok_{uuid.uuid5(TOKEN_NAMESPACE, hash_token(t['raw']))}",
+                "id": fixture_token_id(hash_token(t["raw"])),
                 "kind": t["kind"],
                 "token_hash": hash_token(t["raw"]),
                 "prefix": t["raw"][:12],

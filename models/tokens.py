@@ -47,6 +47,23 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+#: A fixture token's record id is derived from the token (models/fixture_store.py), so loading
+#: a file twice finds the same record, and the record says where it came from.
+FIXTURE_NAMESPACE = uuid.UUID("6f1d3c52-5b0e-4f3e-9a8e-0d6c1c7e4a11")
+_fixture_tokens_accepted = False
+
+
+def fixture_token_id(digest: str) -> str:
+    return f"tok_{uuid.uuid5(FIXTURE_NAMESPACE, digest)}"
+
+
+def accept_fixture_tokens(accepted: bool) -> None:
+    """Whether tokens loaded from a fixture file authenticate: only in test mode (set at every
+    start, app/storage.py)."""
+    global _fixture_tokens_accepted
+    _fixture_tokens_accepted = accepted
+
+
 class Token(BaseModel):
     id = peewee.CharField(primary_key=True)
     kind = peewee.CharField()
@@ -116,10 +133,23 @@ class Token(BaseModel):
     @classmethod
     def authenticate(cls, raw: str) -> Caller | None:
         token: Token | None = cls.active().where(cls.token_hash == hash_token(raw)).first()
-        if token is None:
+        if token is None or (not _fixture_tokens_accepted and token.from_fixture):
             return None
         token.mark_used()
         return token.caller()
+
+    @property
+    def from_fixture(self) -> bool:
+        """Loaded from a fixture file (test mode, docs/behaviour.md §13.1): such a token is
+        public, and is accepted only while test mode says so (`accept_fixture_tokens`)."""
+        return bool(self.id == fixture_token_id(self.token_hash))
+
+    @classmethod
+    def fixture_count(cls) -> int:
+        """Active tokens that came from a fixture file (their ids say so: a UUID of version 5
+        at `tok_`'s place, checked exactly)."""
+        candidates = cls.active().where(peewee.fn.SUBSTR(cls.id, 19, 1) == "5")
+        return sum(1 for token in candidates if token.from_fixture)
 
     def mark_used(self) -> None:
         """Record the use, unless it was recorded less than a minute ago (then: no write)."""

@@ -50,6 +50,7 @@ APP_PARTS = {
     "gunicorn_conf": {"serving", "settings"},
     "cli": {"settings", "storage", "testmode"},
     "__main__": {"cli"},
+    "pytest_plugin": set(),  # starts the server as a client's suite would: a process
     "__init__": set(),
 }
 

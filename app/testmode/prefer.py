@@ -1,43 +1,42 @@
-"""Test mode's `Prefer` controls (docs/behaviour.md §13.3, §13.4): forced statuses the way Prism
-answers them, and WireMock-style delays and broken connections.
+"""Test mode's answers instead of the operation (docs/behaviour.md §13.3, §13.4, §13.7):
+`Prefer` controls the way Prism answers them, WireMock-style delays and broken connections,
+server-side stubs, and the seeded `ALIEN_TEST_FAULT_RATE` of 503s.
 
 Installed only in test mode, after Connexion's security layer: an unauthenticated request gets
-its real 401 whatever it prefers, so a forced answer never tells a stranger anything.
+its real 401 whatever it prefers or a stub says, so a forced answer never tells a stranger
+anything.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import os
-import random
-import socket
-import struct
 from typing import Any
 
-from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.contract.spec import operations
-from app.http.error_responses import STATUS, alien_response
+from app.testmode import answers
+from app.testmode.answers import FAULTS, has_error_code
+from app.testmode.stubs import MAX_DELAY_MS, path_matches
+from models import testkit
+from models.db import request_connection
 from models.errors import BadRequest
 
-MAX_DELAY_MS = 30_000
-FAULTS = ("reset", "empty", "truncated")
 #: Statuses every operation may be forced to answer beyond those the overlaid spec declares.
 ALWAYS = (500, 503)
-#: The AlienError code a forced error carries: the first of §3's codes for that status, or a
-#: more precise one for a 404 on a path naming one object.
-FORCED_CODE = {status: code for code, status in reversed(STATUS.items())} | {
-    400: "VALIDATION_ERROR",
-    500: "GENERIC_ERROR",
-    503: "SERVICE_UNAVAILABLE",
-}
-NOT_FOUND_BY_PATH = (
-    ("/v1/deployments/", "DEPLOYMENT_NOT_FOUND"),
-    ("/v1/deployment-groups/", "DEPLOYMENT_GROUP_NOT_FOUND"),
-    ("/v1/releases/", "RELEASE_NOT_FOUND"),
-)
+#: Where each exchange says how it was answered (docs/behaviour.md §13.8): a mutable dict the
+#: journal puts in the scope's extensions, which every layer's copy of the scope shares.
+ANSWERED = "alien.answered"
+#: Operations the fault rate never touches (neither do /ready, /metrics, /_test/*: not
+#: operations).
+NO_FAULTS = frozenset({"health"})
+
+
+def mark(scope: Scope, how: str) -> None:
+    entry = scope.get("extensions", {}).get(ANSWERED)
+    if entry is not None:
+        entry["answered"] = how
 
 
 def possible_statuses(spec: dict[str, Any]) -> dict[str, list[int]]:
@@ -63,7 +62,8 @@ def preferences(scope: Scope) -> dict[str, str]:
 
 
 def _bounded_int(name: str, value: str, low: int, high: int) -> int:
-    if not value.isdigit() or not low <= int(value) <= high:
+    digits = value.isascii() and value.isdigit() and len(value) <= 9  # not "²", not 10**5000
+    if not digits or not low <= int(value) <= high:
         raise BadRequest(
             f"Prefer: {name}= takes an integer from {low} to {high}", {"preference": name}
         )
@@ -71,14 +71,14 @@ def _bounded_int(name: str, value: str, low: int, high: int) -> int:
 
 
 class PreferControls:
-    """`Prefer: code=NNN`, `delay=<ms>`, `fault=reset|empty|truncated`, and the seeded
-    `ALIEN_TEST_FAULT_RATE` of 503s. A request without them passes straight through."""
+    """`Prefer: code=NNN`, `delay=<ms>`, `fault=reset|empty|truncated`, `retry-after=<s>`;
+    else the oldest stub that applies; else the fault rate. A request none of them concerns
+    passes straight through."""
 
     def __init__(self, app: ASGIApp, statuses: dict[str, list[int]], fault_rate: float) -> None:
         self.app = app
         self.statuses = statuses
         self.fault_rate = fault_rate
-        self.random = random.Random(0)  # seeded: the same sequence on every start (§13.4)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         operation_id = (
@@ -90,6 +90,27 @@ class PreferControls:
             await self.app(scope, receive, send)
             return
         prefer = preferences(scope)
+        if prefer.keys() & {"code", "fault", "delay"}:
+            await self._preferred(operation_id, prefer, scope, receive, send)
+            return
+        stub = await run_in_threadpool(_take_stub, operation_id, scope["path"])
+        if stub is not None:
+            mark(scope, "stub")
+            await _stubbed(stub, scope, receive, send, self.app)
+        elif (
+            self.fault_rate
+            and operation_id not in NO_FAULTS
+            and await run_in_threadpool(_draw) < self.fault_rate
+        ):
+            mark(scope, "fault")
+            await _error(scope, receive, send, 503, "forced by ALIEN_TEST_FAULT_RATE", None)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _preferred(
+        self, operation_id: str, prefer: dict[str, str], scope: Scope, receive: Receive,
+        send: Send,
+    ) -> None:  # fmt: skip
         code = fault = None
         if "code" in prefer:
             code = _bounded_int("code", prefer["code"], 100, 599)
@@ -99,6 +120,8 @@ class PreferControls:
                     f"possible: {', '.join(map(str, self.statuses[operation_id]))}",
                     {"operation_id": operation_id, "possible": self.statuses[operation_id]},
                 )
+            if code >= 300 and not has_error_code(code):
+                raise BadRequest(f"Prefer: code={code} has no AlienError code to answer with")
         if "fault" in prefer:
             fault = prefer["fault"]
             if fault not in FAULTS:
@@ -107,118 +130,63 @@ class PreferControls:
                 )
             if code is not None:
                 raise BadRequest("Prefer: code= and fault= cannot be combined")
+        retry_after = None
+        if "retry-after" in prefer:
+            retry_after = str(_bounded_int("retry-after", prefer["retry-after"], 0, 86_400))
         if "delay" in prefer:
             await asyncio.sleep(_bounded_int("delay", prefer["delay"], 0, MAX_DELAY_MS) / 1000)
-        if fault == "truncated":
-            await self.app(scope, receive, _truncating(send))
-        elif fault is not None:
-            await _break_connection(scope, receive, reset=fault == "reset")
+        mark(scope, "fault" if fault else "prefer")
+        if fault is not None:
+            await _fault(fault, scope, receive, send, self.app)
         elif code is not None and code >= 300:
-            await _forced_error(scope, receive, send, code)
-        elif self.fault_rate and self.random.random() < self.fault_rate:
-            await _forced_error(scope, receive, send, 503)
+            headers = None if retry_after is None else {"Retry-After": retry_after}
+            await _error(scope, receive, send, code, f"forced by Prefer: code={code}", headers)
         else:
             await self.app(scope, receive, send)
 
 
-async def _forced_error(scope: Scope, receive: Receive, send: Send, status: int) -> None:
-    """The status, with a spec-valid AlienError body; the operation does not run."""
-    code = FORCED_CODE.get(status, "GENERIC_ERROR" if status >= 500 else "BAD_REQUEST")
-    if status == 404:
-        path = scope["path"]
-        code = next((c for prefix, c in NOT_FOUND_BY_PATH if path.startswith(prefix)), code)
-    if STATUS.get(code) != status:  # a status §3 has no code for (e.g. 3xx): keep the shape
-        raise BadRequest(f"Prefer: code={status} has no AlienError code to answer with")
-    reason = "Service unavailable" if status == 503 else f"Status {status}"
-    message = f"{reason} (forced by Prefer: code={status}, test mode)"
-    rendered = alien_response(
-        code, message, headers={"Retry-After": "1"} if status == 503 else None
-    )
-    response = Response(
-        rendered.body,
-        rendered.status_code,
-        headers=dict(rendered.headers or {}),
-        media_type="application/json",
-    )
-    await response(scope, receive, send)
+def _take_stub(operation_id: str, path: str) -> Any:
+    with request_connection():
+        return testkit.take_stub(operation_id, path, path_matches)
 
 
-def _truncating(send: Send) -> Send:
-    """Let the operation run, then send its response with its full Content-Length but only
-    half of its body, and stop: the server closes the connection mid-body."""
-    start: Message | None = None
-    chunks: list[bytes] = []
+def _draw() -> float:
+    with request_connection():
+        return testkit.draw()
 
-    async def cut(message: Message) -> None:
-        nonlocal start
-        if message["type"] == "http.response.start":
-            start = message
-            return
-        if message["type"] != "http.response.body" or start is None:
-            await send(message)
-            return
-        chunks.append(message.get("body", b""))
-        if message.get("more_body", False):
-            return
-        body = b"".join(chunks)
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(max(len(body), 1)).encode()))
-        await send({**start, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+
+async def _error(
+    scope: Scope, receive: Receive, send: Send, status: int, why: str,
+    headers: dict[str, str] | None,
+) -> None:  # fmt: skip
+    """The status, with the AlienError a real one carries; the operation does not run."""
+    body, receive = await answers.error_body(scope, receive, status, why)
+    await answers.respond(scope, receive, send, status, body, headers)
+
+
+async def _fault(fault: str, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+    if fault == "truncated":
+        await app(scope, receive, answers.truncating(send))
+    else:
+        await answers.break_connection(scope, receive, reset=fault == "reset")
+
+
+async def _stubbed(
+    stub: dict[str, Any], scope: Scope, receive: Receive, send: Send, app: ASGIApp
+) -> None:
+    """What a stub says (app/testmode/stubs.py checked it): wait, then break the connection,
+    or answer its response (a body as given; none: the real error for an error status, the
+    real operation for a 2xx)."""
+    if "delayMs" in stub:
+        await asyncio.sleep(stub["delayMs"] / 1000)
+    response = stub.get("response")
+    if "fault" in stub:
+        await _fault(stub["fault"], scope, receive, send, app)
+    elif response is None or ("body" not in response and response["status"] < 300):
+        await app(scope, receive, send)
+    elif "body" in response:
+        await answers.respond(
+            scope, receive, send, response["status"], response["body"], response["headers"]
         )
-
-    return cut
-
-
-async def _break_connection(scope: Scope, receive: Receive, *, reset: bool) -> None:
-    """Close the client's connection without a response: a FIN (`empty`) or a RST (`reset`).
-
-    ASGI gives an application no handle on its connection, so the socket is found by its two
-    addresses among this process's descriptors. The operation does not run."""
-    sock = _find_socket(scope.get("client"), scope.get("server"))
-    if sock is None:
-        raise RuntimeError("test mode: the connection to break was not found")
-    with sock:
-        if reset:
-            _reset(sock)
-        else:
-            sock.shutdown(socket.SHUT_RDWR)
-    try:  # wait until the server has seen the connection go, so it answers nothing itself
-        async with asyncio.timeout(2):
-            while (await receive())["type"] != "http.disconnect":
-                pass
-    except TimeoutError:
-        pass
-
-
-def _find_socket(client: Any, server: Any) -> socket.socket | None:
-    if not client or not server:
-        return None
-    fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
-    for name in os.listdir(fd_dir):
-        try:
-            sock = socket.socket(fileno=os.dup(int(name)))
-        except (OSError, ValueError):
-            continue
-        try:
-            if (
-                sock.type == socket.SOCK_STREAM
-                and sock.getpeername()[:2] == tuple(client)
-                and sock.getsockname()[:2] == tuple(server)
-            ):
-                return sock
-        except OSError:
-            pass
-        sock.close()
-    return None
-
-
-def _reset(sock: socket.socket) -> None:
-    """Abort the connection with a RST. On Linux, connect(AF_UNSPEC) disconnects a TCP socket
-    at once whoever else holds it; elsewhere, a zero linger makes the server's own close a RST."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    unspec = struct.pack("H14x", socket.AF_UNSPEC)
-    if libc.connect(sock.fileno(), unspec, len(unspec)) != 0:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.shutdown(socket.SHUT_RDWR)
+    else:
+        await _error(scope, receive, send, response["status"], "stubbed", response["headers"])

@@ -183,8 +183,8 @@ def test_the_cli_loads_into_a_database_and_resets_it(test_settings, monkeypatch,
     assert loaded.exit_code == 0, loaded.output
     with ContractClient(create_app(test_settings.__class__(
         state_dir=test_settings.state_dir, database_url=test_settings.database_url,
-        admin_token=test_settings.admin_token))) as client:  # fmt: skip
-        assert client.get("/v1/whoami", headers=DG_TOKEN).status_code == 200
+        admin_token=test_settings.admin_token, test_mode=True))) as client:  # fmt: skip
+        assert client.get("/v1/whoami", headers=DG_TOKEN).status_code == 200  # test mode only
         client.post("/v1/deployment-groups", json={"name": "extra"}, headers=admin)
     reset = runner.invoke(fixtures_command, ["reset", str(EXAMPLE)], env=env)
     assert reset.exit_code == 0, reset.output

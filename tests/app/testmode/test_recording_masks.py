@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from app.factory import create_app
 from app.settings import Settings
-from app.testmode.recording import mask
+from app.testmode.masking import mask
 from tests.helpers import bearer
 
 ROOT = Path(__file__).resolve().parents[3]
