@@ -20,11 +20,27 @@ def is_json_type(media_type: bytes) -> bool:
     return kind == b"application" and (subtype == b"json" or subtype.endswith(b"+json"))
 
 
+#: Where a trailing slash is part of the path (Swagger UI's index, `/` itself).
+SLASHED = ("/ui/",)
+
+
+def routable(path: str) -> bool:
+    """False for a path no route may match: a control character, an empty segment, or a
+    trailing slash outside the paths that have one."""
+    if CONTROL.search(path) or "//" in path:
+        return False
+    return path == "/" or not path.endswith("/") or path.startswith(SLASHED)
+
+
 class RequestGate:
     """What the request head alone decides, in one pass before Connexion sees the request:
 
     - a control character in the path is a 404: Connexion's router cannot match such a path,
       and Flask would route it without the operation context (a 500);
+    - so is an empty segment (`//health`, `/v1//whoami`), for the same reason, and a trailing
+      slash (`/v1/deployments/`): the reference answers 404, where Starlette's router would
+      redirect to a Location built from the client's Host header (Swagger UI's own pages,
+      under `/ui/`, keep theirs);
     - a form body (`multipart/*`, `application/x-www-form-urlencoded`) is a 415 before anything
       reads it (docs/behaviour.md §12): no operation takes one, and Connexion's form validators
       would otherwise read and parse it first, holding the worker while a client trickles it;
@@ -54,7 +70,7 @@ class RequestGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if CONTROL.search(scope["path"]):
+        if not routable(scope["path"]):
             raise ProblemException(status=404, title="Not Found", detail="Not found")
         headers = dict(scope["headers"])
         if not has_body(headers):
