@@ -101,8 +101,8 @@ def test_tokens_a_response_hands_out_are_masked(recorded: tuple[TestClient, Path
     )
     deployment_token = created.json()["token"]
     mint, create = records(path)
-    assert mint["response"]["token"] == group_token[:SHOWN] + "…"
-    assert create["response"]["token"] == deployment_token[:SHOWN] + "…"
+    assert mint["response"]["body"]["token"] == group_token[:SHOWN] + "…"
+    assert create["response"]["body"]["token"] == deployment_token[:SHOWN] + "…"
     assert_hidden(path.read_text(), ADMIN, group_token, deployment_token)
 
 
@@ -133,8 +133,8 @@ def test_tokens_in_request_bodies_are_masked(recorded: tuple[TestClient, Path], 
     escaped = encodings(token)["json-escaped"]
     client.post("/v1/deployment-groups", content=f'{{"name": "{escaped}",', headers=admin)
     as_value, as_key, as_text, as_escaped = records(path)
-    assert as_value["request"] == {"name": token[:SHOWN] + "…"}
-    assert as_value["response"]["name"] == token[:SHOWN] + "…"
-    assert token[:SHOWN] + "…" in as_key["request"]
-    assert as_text["status"] == as_escaped["status"] == 400
+    assert as_value["request"]["body"] == {"name": token[:SHOWN] + "…"}
+    assert as_value["response"]["body"]["name"] == token[:SHOWN] + "…"
+    assert token[:SHOWN] + "…" in as_key["request"]["body"]
+    assert as_text["response"]["status"] == as_escaped["response"]["status"] == 400
     assert_hidden(path.read_text(), token)
