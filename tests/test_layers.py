@@ -31,14 +31,15 @@ APP_PARTS = {
     "settings": set(),
     "contract": set(),
     "http": {"contract", "settings"},
-    "serving": {"http", "contract", "settings", "testmode"},  # hooks: test mode's start check
+    # hooks: test mode's start check; startup: the wait for the database
+    "serving": {"http", "contract", "settings", "testmode", "storage"},
     "testmode": {"http", "contract", "settings"},
     "storage": {"settings"},
     "cloud": {"settings"},
     "factory": {"contract", "http", "serving", "settings", "storage", "cloud", "testmode"},
     "asgi": {"factory", "settings"},
     "gunicorn_conf": {"serving", "settings"},
-    "cli": {"settings", "storage", "testmode"},
+    "cli": {"settings", "storage", "testmode", "contract"},  # check-config reads the contract
     "__main__": {"cli"},
     "__init__": set(),
 }
