@@ -8,7 +8,9 @@ nothing here depends on the database.
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -167,3 +169,54 @@ def test_an_installed_server_serves_from_an_empty_directory(installed, empty, se
     assert served.stop(signal.SIGINT) == 0
     assert "Traceback" not in served.log.read_text()
     assert not list((empty / ".alien-manager").glob("metrics-*"))
+
+
+@dataclass
+class Image:
+    """What the Dockerfile's final stage says, read from the file: its environment, the install
+    step, the command and the health check (Docker itself cannot run here)."""
+
+    env: dict[str, str]
+    install: str
+    command: list[str]
+    health: list[str]
+    lines: list[str]
+
+
+def image() -> Image:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    final = lines[max(i for i, line in enumerate(lines) if line.startswith("FROM ")) :]
+    env: dict[str, str] = {}
+    for line in final:
+        if line.startswith("ENV "):
+            env |= dict(pair.split("=", 1) for pair in shlex.split(line[4:]))
+    (install,) = [line for line in final if line.startswith("RUN pip install")]
+    (command,) = [json.loads(line[4:]) for line in final if line.startswith("CMD ")]
+    (health,) = [
+        json.loads(line.split(" CMD ", 1)[1]) for line in final if line.startswith("HEALTHCHECK ")
+    ]
+    return Image(env, install, command, health, final)
+
+
+def test_the_images_command_serves_a_volume_and_its_health_check_passes(installed, tmp_path, serve):
+    built = image()
+    assert built.lines[0].startswith("FROM python:") and "slim" in built.lines[0]
+    assert "USER alien" in built.lines and f"VOLUME {built.env['ALIEN_STATE_DIR']}" in built.lines
+    assert built.env["HOST"] == "0.0.0.0"
+    assert "/ready" in built.health[-1]
+    # The install step is the one this module's fixture runs: pip, the wheel, no bytecode.
+    assert "--no-compile" in built.install and "alien_server-*.whl" in built.install
+
+    volume = tmp_path / "volume"  # the image's state directory, empty as a new volume
+    volume.mkdir()
+    env = {k: v for k, v in built.env.items() if k != "PORT"} | {"ALIEN_STATE_DIR": str(volume)}
+    env["ALIEN_DRAIN_SECONDS"] = "1"  # a short drain for the test; the image keeps the default
+    served = serve([str(installed.bin / built.command[0]), *built.command[1:]], cwd=volume, **env)
+    served.wait_healthy()
+    port = served.url.rsplit(":", 1)[1]
+    health = [str(installed.bin / built.health[0]), *built.health[1:]]
+    assert subprocess.run(health, env=installed.env(PORT=port), timeout=60).returncode == 0
+    assert served.stop(signal.SIGTERM) == 0  # `docker stop`
+    assert {"admin-token", "alien.db"} <= {p.name for p in volume.iterdir()}
+    assert not list(volume.glob("metrics-*"))
