@@ -9,16 +9,19 @@ export HOST PORT WEB_CONCURRENCY
 
 .PHONY: install run test test-sqlite test-postgres coverage lint fmt bench contract admin-token clean
 
+# pip's own lines ("Collecting ...", "Installing ...") are the progress of a first install.
 $(VENV)/bin/python:
+	@echo "make: creating $(VENV) (once), then installing the server and its dependencies into it"
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
 $(VENV)/.run: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install --progress-bar off -e .
 	touch $@
 
 $(VENV)/.test: pyproject.toml $(VENV)/.run
-	$(PY) -m pip install -q -e '.[test]'
+	@echo "make: installing the test tools into $(VENV)"
+	$(PY) -m pip install --progress-bar off -e '.[test]'
 	touch $@
 
 install: $(VENV)/.run

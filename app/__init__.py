@@ -15,6 +15,12 @@ rules between these parts are held by tests/test_layers.py.
 """
 
 import warnings
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("alien-server")  # `alien-server --version`, the start-up line
+except PackageNotFoundError:  # imported from a checkout that was never installed
+    __version__ = "0+unknown"
 
 # Connexion imports Starlette's test client at import time (connexion/apps/abstract.py), which
 # warns about httpx with a UserWarning subclass, shown by default: in every worker and every

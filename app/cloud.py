@@ -15,9 +15,6 @@ from app.settings import CLOUD_ENV, CloudSettings, Settings
 from handlers.render import present
 from models.errors import InvalidClientConfig
 
-#: The local platform's own directory when ALIEN_LOCAL_STATE_DIRECTORY is unset (reference:
-#: crates/alien-client-config/src/client_config_ext.rs, `Platform::Local`; docs/behaviour.md §10).
-LOCAL_STATE_DIRECTORY = "/tmp/alien-local"
 #: How the reference names each cloud in its "Failed to create … client configuration" message.
 LABELS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure", "kubernetes": "Kubernetes"}
 
@@ -25,8 +22,7 @@ LABELS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure", "kubernetes": "Kubernete
 def client_config(platform: str, settings: Settings) -> dict[str, Any] | None:
     """The `clientConfig` for a deployment on `platform`; None for the `test` platform."""
     if platform == "local":
-        directory = settings.cloud.local_state_directory or LOCAL_STATE_DIRECTORY
-        return {"platform": "local", "state_directory": directory}
+        return {"platform": "local", "state_directory": settings.cloud.local_state_directory}
     if platform == "test":
         return None
     return {"platform": platform} | BUILDERS[platform](settings.cloud)

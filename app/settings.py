@@ -64,6 +64,8 @@ class Var:
             return "on" if value else "off"
         if isinstance(value, tuple):
             return ",".join(str(item) for item in value)
+        if isinstance(value, float):
+            return f"{value:g}"  # as the README writes it: 5, not 5.0
         return self.mask(value) if self.mask is not None else str(value)
 
 
@@ -280,9 +282,11 @@ class CloudSettings:
     kubernetes_bearer_token: str | None = cloud(
         env="KUBERNETES_BEARER_TOKEN", platform="kubernetes", mask=hidden
     )
-    local_state_directory: str | None = setting(
+    #: The local platform's own directory (reference: crates/alien-client-config/src/
+    #: client_config_ext.rs, `Platform::Local`; docs/behaviour.md §10).
+    local_state_directory: str = setting(
         env="ALIEN_LOCAL_STATE_DIRECTORY",
-        default=None,
+        default="/tmp/alien-local",
         parse=text,
         doc="the `state_directory` handed to `local` deployments by resolve-credentials (the local "
         "platform's directory, as the reference server; not `ALIEN_STATE_DIR`)",
@@ -412,6 +416,15 @@ class Settings:
         default=8,
         parse=integer(1, 1000),
         doc="PostgreSQL connection pool size per worker",
+    )
+    db_wait_seconds: float = setting(
+        env="ALIEN_DB_WAIT_SECONDS",
+        default=30.0,
+        parse=seconds(0, 3600),
+        doc="`alien-server serve` waits this long for a PostgreSQL server that does not answer "
+        "yet (a container started before its database), saying so every few seconds, then "
+        "stops with one line (exit 78); 0: no wait",
+        default_doc="`30`",
     )
     log_level: str = setting(
         env="ALIEN_LOG_LEVEL",

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import peewee
+from playhouse.db_url import parse as parse_db_url
 
-from app.settings import ConfigError, Settings, without_password
+from app.settings import SQLITE_SCHEMES, ConfigError, Settings, without_password
 from models import revocation, tokens
 from models.db import bind_database, db
-from models.engines import make_database
+from models.engines import CheckedPooledPostgresqlDatabase, make_database
 from models.schema import bootstrap, migrate
 from models.tokens import Token
 
@@ -59,6 +64,64 @@ def open_storage(settings: Settings) -> None:
         migrate()
     finally:
         db.close()
+
+
+def check_database(settings: Settings) -> str:
+    """One round trip to the configured database, creating and migrating nothing (check-config,
+    and a start waiting for its database): what was found, or a ConfigError naming
+    DATABASE_URL. A SQLite file that does not exist yet is fine: the first start creates it."""
+    url = without_password(settings.database_url)
+    try:
+        if urlsplit(settings.database_url).scheme in SQLITE_SCHEMES:
+            path = Path(parse_db_url(settings.database_url)["database"])
+            if not path.exists():
+                return f"{url}: no file yet, the first start creates it"
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                connection.execute("SELECT 1").fetchone()
+            finally:
+                connection.close()
+        else:
+            database = make_database(settings.database_url, 1)
+            with database.connection_context():
+                database.execute_sql("SELECT 1")  # type: ignore[no-untyped-call]
+            if isinstance(database, CheckedPooledPostgresqlDatabase):
+                database.close_all()  # the pool's connection too: nothing stays open
+    except (peewee.OperationalError, sqlite3.Error, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"DATABASE_URL={url!r} cannot be opened: {reason}") from None
+    return f"{url}: answers"
+
+
+def wait_for_database(settings: Settings, say: Callable[[str], None]) -> None:
+    """A start's first step on PostgreSQL: until the database answers, for at most
+    ALIEN_DB_WAIT_SECONDS (containers often start before their database), with a line through
+    `say` every few seconds; then a ConfigError naming DATABASE_URL. SQLite does not wait: a
+    file opens or it does not."""
+    waited_from = time.monotonic()
+    deadline = waited_from + settings.db_wait_seconds
+    next_note = waited_from
+    while True:
+        try:
+            check_database(settings)
+            return
+        except ConfigError as exc:
+            now = time.monotonic()
+            sqlite = urlsplit(settings.database_url).scheme in SQLITE_SCHEMES
+            if sqlite or now >= deadline:
+                if sqlite or settings.db_wait_seconds == 0:
+                    raise
+                waited = f"gave up after {now - waited_from:.0f} s (ALIEN_DB_WAIT_SECONDS)"
+                raise ConfigError(f"{exc}; {waited}") from None
+            if now >= next_note:
+                say(f"waiting for the database ({deadline - now:.0f} s left): {exc}")
+                next_note = now + WAIT_NOTE_SECONDS
+            time.sleep(min(WAIT_RETRY_SECONDS, max(0.0, deadline - now)))
+
+
+#: While a start waits for its database: a try every second, a line every five.
+WAIT_RETRY_SECONDS = 1.0
+WAIT_NOTE_SECONDS = 5.0
 
 
 def revocations_file(database: peewee.Database, state_dir: Path) -> Path | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from simulator import api
+from simulator import api, logs
 from simulator.engine import Engine, Operator
 from simulator.steps import FAILED, FailureRules
 
@@ -103,6 +103,14 @@ def _fail_rule(ctx: Any, param: Any, values: tuple[str, ...]) -> tuple[tuple[str
 @click.option("--seed", type=int, help="Seed for --failure-rate, for repeatable runs.")
 @click.option("--session", help="Lease session name (default: sim-<host>-<pid>-<random>).")
 @click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    envvar="ALIEN_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    help="Log lines as the server writes them (ALIEN_LOG_FORMAT): text, or one JSON object each.",
+)
+@click.option(
     "--exit-with-parent",
     is_flag=True,
     hidden=True,
@@ -119,6 +127,7 @@ def simulate(
     failure_rate: float,
     seed: int | None,
     session: str | None,
+    log_format: str,
     exit_with_parent: bool,
 ) -> None:
     """Run a simulated deployment engine against an Alien Server.
@@ -132,10 +141,7 @@ def simulate(
         token = _read_token(token_file)
     if not token:
         raise click.UsageError("give a token: --token or --token-file")
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request: too chatty
+    logs.configure(log_format)
     options: dict[str, Any] = {
         "tick": tick_ms / 1000,
         "failures": FailureRules(fail_rules, failure_rate, seed),

@@ -6,11 +6,15 @@ calls the protocol tests make, and the "only adds" comparison of the overlay tes
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from starlette.testclient import TestClient
 
 from tests import oas
+
+#: The contract in the repository: the file the package's copy (app/contract/openapi.json) is.
+SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
 
 
 class ContractClient(TestClient):

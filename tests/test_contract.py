@@ -27,10 +27,10 @@ from schemathesis.config import SchemathesisConfig
 
 import tests.contract.hooks  # noqa: F401  (registers the custom checks)
 from app.contract.overlay import overlay
-from app.contract.spec import SPEC_PATH, operations, raw_spec
+from app.contract.spec import operations, raw_spec
 from app.settings import CloudSettings, Settings
 from tests.contract import DeploymentToken, cloud_env
-from tests.helpers import contains
+from tests.helpers import SPEC_PATH, contains
 
 CONFIG_PATH = Path(__file__).resolve().parent.parent / "schemathesis.toml"
 #: Per operation and caller: fuzzing examples (coverage cases come on top).

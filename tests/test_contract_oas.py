@@ -17,11 +17,10 @@ from schemathesis.core.failures import FailureGroup
 
 import handlers
 import tests.contract.hooks  # noqa: F401  (registers the custom checks)
-from app.contract.spec import SPEC_PATH
 from app.factory import create_app
 from app.settings import Settings
 from tests import oas
-from tests.helpers import ContractClient
+from tests.helpers import SPEC_PATH, ContractClient
 
 BASE = "http://testserver"
 DEPLOYMENT = "/v1/deployments/dep_0b0c8e7e-3f0a-4c1e-9a51-2d4f6f0e1a2b"

@@ -31,7 +31,8 @@ APP_PARTS = {
     "settings": set(),
     "contract": set(),
     "http": {"contract", "settings"},
-    "serving": {"http", "contract", "settings", "testmode"},  # hooks: test mode's start check
+    # hooks: test mode's start check; startup: the wait for the database
+    "serving": {"http", "contract", "settings", "testmode", "storage"},
     "testmode": {"http", "contract", "settings"},
     "console": {"http", "settings"},
     "storage": {"settings"},
@@ -48,7 +49,7 @@ APP_PARTS = {
     },  # fmt: skip
     "asgi": {"factory", "settings"},
     "gunicorn_conf": {"serving", "settings"},
-    "cli": {"settings", "storage", "testmode"},
+    "cli": {"settings", "storage", "testmode", "contract"},  # check-config reads the contract
     "__main__": {"cli"},
     "pytest_plugin": set(),  # starts the server as a client's suite would: a process
     "__init__": set(),

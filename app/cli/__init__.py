@@ -5,8 +5,8 @@ and works on the same database, so run it where the server runs. Commands that t
 database migrate it first, and never bootstrap: only a server start registers
 `ALIEN_ADMIN_TOKEN` or mints the first admin token.
 
-Here: the command group, `serve`, `admin-token` and `check-config`; `tokens`, `groups` and
-`fixtures` are modules of their own, `simulate` is the simulator's.
+Here: the command group, `serve`, `admin-token` and `check-config`; `tokens`, `groups`,
+`backup` and `fixtures` are modules of their own, `simulate` is the simulator's.
 """
 
 from __future__ import annotations
@@ -16,17 +16,21 @@ import sys
 
 import click
 
+from app import __version__
+from app.cli.backup import backup
 from app.cli.common import CONFIGURED_NOTE, EPILOG, load_settings, storage, table
 from app.cli.fixture_commands import fixtures_command
 from app.cli.groups import groups
 from app.cli.tokens import tokens
-from app.settings import notes
-from app.storage import write_admin_token
+from app.contract.spec import operations, raw_spec, sha256
+from app.settings import ConfigError, exit_for_config_error, notes
+from app.storage import check_database, write_admin_token
 from models.tokens import ADMIN, Token
 from simulator.cli import simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.version_option(__version__, prog_name="alien-server", message="%(prog)s %(version)s")
 def cli() -> None:
     """Run and operate the Alien Server: serve, admin tokens, tokens, groups, configuration."""
 
@@ -70,15 +74,24 @@ def admin_token(rotate: bool) -> None:
 
 @cli.command("check-config")
 def check_config() -> None:
-    """Print the effective settings (secrets masked) and where each comes from; exit 78 with
-    one line naming the variable when one cannot be parsed."""
-    rows = load_settings().effective()
-    table(["VARIABLE", "VALUE", "FROM"], [list(row) for row in rows])
+    """Print the effective settings (secrets masked) and where each comes from, then check that
+    the contract loads and the database answers (creating nothing); exit 78 with one line
+    naming the variable when one cannot be parsed or the database does not answer."""
+    settings = load_settings()
+    table(["VARIABLE", "VALUE", "FROM"], [list(row) for row in settings.effective()])
+    click.echo(
+        f"\ncontract: openapi.json sha256 {sha256()}, {len(operations(raw_spec()))} operations"
+    )
+    try:
+        click.echo(f"database: {check_database(settings)}")
+    except ConfigError as exc:
+        exit_for_config_error(exc)
     for note in notes():
         click.echo(f"note: {note}")
 
 
 cli.add_command(tokens)
+cli.add_command(backup)
 cli.add_command(groups)
 # The simulated deployment engine: an HTTP client of the API, in a package of its own.
 cli.add_command(simulate)

@@ -51,7 +51,9 @@ def storage() -> Iterator[Settings]:
 
 
 def moment(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A time in a table, every command alike: UTC to the minute (a token's last use is only
+    recorded to the minute); `--json` gives the API's full timestamps instead."""
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%MZ")
 
 
 def table(header: list[str], rows: list[list[Any]]) -> None:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from app.cli.common import EX_USAGE, fail, storage, table
+from app.cli.common import EX_USAGE, fail, moment, storage, table
 from handlers import render
 from models.groups import DEFAULT_MAX_DEPLOYMENTS, DeploymentGroup
 
@@ -19,11 +19,10 @@ def groups() -> None:
 @groups.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_groups(as_json: bool) -> None:
-    """Every deployment group: id, name, deployments and limit, created."""
+    """Every deployment group: id, name, deployments and limit, created (to the minute, UTC)."""
     with storage():
-        rows = [
-            render.group(g) for g in DeploymentGroup.select().order_by(DeploymentGroup.created_at)
-        ]
+        listed = list(DeploymentGroup.select().order_by(DeploymentGroup.created_at))
+        rows = [render.group(g) for g in listed]
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))
@@ -31,8 +30,8 @@ def list_groups(as_json: bool) -> None:
     table(
         ["ID", "NAME", "DEPLOYMENTS", "MAX", "CREATED"],
         [
-            [r["id"], r["name"], r["deploymentCount"], r["maxDeployments"], r["createdAt"]]
-            for r in rows
+            [r["id"], r["name"], r["deploymentCount"], r["maxDeployments"], moment(g.created_at)]
+            for r, g in zip(rows, listed, strict=True)
         ],
     )
 

@@ -2,22 +2,33 @@
 
 The file on disk is never written. app/contract/overlay.py builds the in-memory document the
 app serves with; everything here reads the verbatim one.
+
+It is package data: `app/contract/openapi.json` links to the repository's top-level file (the
+one source) and the build copies its bytes into the wheel, so an installed server finds it
+wherever it runs from (`importlib.resources`), not only in a checkout.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.json"
+SPEC = files("app.contract") / "openapi.json"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 @cache
 def raw_bytes() -> bytes:
-    return SPEC_PATH.read_bytes()
+    return SPEC.read_bytes()
+
+
+@cache
+def sha256() -> str:
+    """The verbatim file's digest: the start-up line and check-config name the contract by it."""
+    return hashlib.sha256(raw_bytes()).hexdigest()
 
 
 def raw_spec() -> dict[str, Any]:

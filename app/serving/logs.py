@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -27,7 +28,6 @@ PLAIN = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s %(request_id)s"
 #: Extras of other libraries' records that are no use in a shipped line (uvicorn's ANSI copy).
 NOT_SHIPPED = ("color_message",)
-ISO_TIME = "%Y-%m-%dT%H:%M:%S%z"
 JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"}
 
 
@@ -56,10 +56,17 @@ class PlainFormatter(logging.Formatter):
         return f"{line} request_id={request_id}" if request_id else line
 
 
+class JsonLines(JsonFormatter):
+    """python-json-logger's formatter, with `time` to the millisecond (RFC 3339, UTC)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
 def formatter(log_format: str) -> logging.Formatter:
     if log_format == "json":
-        return JsonFormatter(
-            JSON_FIELDS, datefmt=ISO_TIME, rename_fields=JSON_RENAMES,
+        return JsonLines(
+            JSON_FIELDS, rename_fields=JSON_RENAMES,
             reserved_attrs=[*RESERVED_ATTRS, *NOT_SHIPPED],
         )  # fmt: skip
     return PlainFormatter(PLAIN)

@@ -7,12 +7,14 @@ that is why this module, unlike app/serving/metrics.py, imports prometheus-clien
 the hooks.
 
 The directory is `<ALIEN_STATE_DIR>/metrics-<master pid>`, so two servers sharing a state
-directory never share counters; a directory left by a server that died is removed at the next
-start.
+directory never share counters. It goes when the master exits, whichever way (a start refused
+before any hook ran, `--print-config`, a stop); one left by a server that was killed is removed
+at the next start.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -40,7 +42,13 @@ def start(state_dir: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir()
     os.environ[VARIABLE] = str(path)
+    atexit.register(_remove_at_exit, path, os.getpid())
     return path
+
+
+def _remove_at_exit(path: Path, master: int) -> None:
+    if os.getpid() == master:  # forked workers run exit handlers too: only the master removes
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_orphans(state_dir: Path) -> None:

@@ -6,7 +6,9 @@ docs/behaviour.md §12 states the rules; this module is where uvicorn gets them:
   a size bound on every request head);
 - `AlienServer`: SIGTERM first drains (`/ready` answers 503, responses close their
   connections, the listener keeps serving) for ALIEN_DRAIN_SECONDS, then shuts down as
-  uvicorn does; and a worker whose master is gone (`kill -9`) shuts itself down.
+  uvicorn does; SIGQUIT, gunicorn's quick shutdown (what the master sends its workers on
+  SIGINT or SIGQUIT), stops at once without waiting for requests in flight; and a worker whose
+  master is gone (`kill -9`) shuts itself down.
 
 Written against uvicorn 0.54 and uvicorn-worker 0.4, whose internals it extends
 (`Server.on_tick`/`handle_exit`, `UvicornWorker._serve`); pyproject.toml pins both below their
@@ -16,6 +18,7 @@ server.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -57,6 +60,17 @@ class AlienServer(Server):
             return
         super().handle_exit(sig, frame)
 
+    def quit(self) -> None:
+        """gunicorn's quick shutdown: stop now, and let nothing in flight hold the exit.
+
+        uvicorn-worker hands SIGQUIT to gunicorn's `handle_exit`, which only marks the worker
+        not alive, something uvicorn never looks at: the master then waited its whole graceful
+        timeout and killed the worker. Called on the loop, so the next tick sees it."""
+        if not self.force_exit:
+            log.info("quick shutdown (SIGQUIT): requests in flight are cut off")
+        self.should_exit = True
+        self.force_exit = True
+
     async def on_tick(self, counter: int) -> bool:
         if self.drain_until is not None and not self.drain_begun:
             self.drain_begun = True  # here, not in the signal handler: the loop's own thread
@@ -91,10 +105,15 @@ class AlienWorker(UvicornWorker):  # type: ignore[misc]  # an untyped library's 
     async def _serve(self) -> None:  # uvicorn-worker 0.4's, with our Server
         self.config.app = self.wsgi
         server = AlienServer(self.config, self.settings.drain_seconds, self.ppid)
-        self._install_sigquit_handler()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGQUIT, server.quit)
         # The plain sockets, not gunicorn's wrappers: uvloop detaches a real socket once libuv
         # has closed its descriptor, but calls close() on anything else, and gunicorn's wrapper
         # then logs "Error while closing socket [Errno 9]" at every shutdown.
         await server.serve(sockets=[listener.sock for listener in self.sockets])
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
+        if server.force_exit:
+            # A request still running in a thread (app/http/bridge.py) would hold the
+            # interpreter's exit until it ends: a quick shutdown does not wait for it.
+            logging.shutdown()
+            os._exit(0)

@@ -156,12 +156,34 @@ def test_check_config_prints_the_effective_settings_with_secrets_masked(run, set
     url = "postgresql://alien:hunter2@db.example:5432/alien"
     # PORT unset (`make test` exports the Makefile's PORT into the environment), so its default
     result = run("check-config", DATABASE_URL=url, ALIEN_ADMIN_TOKEN=settings.admin_token, PORT="")
-    assert result.returncode == 0, result.stderr
-    lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:]}
+    assert result.returncode == 78, result.stderr  # the settings parse; the database is not there
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        "alien-server: configuration error: DATABASE_URL='postgresql://alien:***@db.example:5432/alien' cannot be opened: "
+    )
+    table = result.stdout.split("\n\n")[0]
+    lines = {line.split()[0]: line.split()[1:] for line in table.splitlines()[1:]}
     assert lines["DATABASE_URL"] == ["postgresql://alien:***@db.example:5432/alien", "environment"]
     assert lines["ALIEN_ADMIN_TOKEN"][0] == settings.admin_token[:12] + "…"
     assert lines["PORT"] == ["8080", "default"] and lines["ALIEN_DEV_MODE"] == ["off", "default"]
     assert settings.admin_token not in result.stdout and "hunter2" not in result.stdout
+
+
+def test_check_config_checks_the_contract_and_the_database(run, settings):
+    result = run("check-config")
+    assert result.returncode == 0, result.stderr
+    checks = dict(line.split(": ", 1) for line in result.stdout.split("\n\n")[1].splitlines())
+    digest = hashlib.sha256((ROOT / "openapi.json").read_bytes()).hexdigest()
+    assert checks["contract"] == f"openapi.json sha256 {digest}, 22 operations"
+    assert checks["database"].endswith(": answers")  # the app has started on it
+
+
+def test_version(run):
+    from app import __version__
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout == f"alien-server {__version__}\n"
+    assert __version__ != "0+unknown"  # the installed package's metadata
 
 
 def test_serve_runs_gunicorn_with_the_serving_configuration(tmp_path, database_url, settings):

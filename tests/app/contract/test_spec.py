@@ -9,14 +9,20 @@ import pytest
 
 import handlers
 from app.contract.overlay import FIXES, overlay
-from app.contract.spec import SPEC_PATH, operations, raw_bytes, raw_spec
-from tests.helpers import contains
+from app.contract.spec import operations, raw_bytes, raw_spec, sha256
+from tests.helpers import SPEC_PATH, contains
 
 SEED_SHA256 = "89b070d5434ed8aa25f0238dc33e6de74f439a8e0f0a9dbca9907520a4601f79"
 
 
 def test_openapi_json_is_the_seed_byte_for_byte():
     assert hashlib.sha256(SPEC_PATH.read_bytes()).hexdigest() == SEED_SHA256
+
+
+def test_the_package_reads_the_same_file():
+    """app/contract/openapi.json (package data, a link in the repository) is the top-level file."""
+    assert raw_bytes() == SPEC_PATH.read_bytes()
+    assert sha256() == SEED_SHA256
 
 
 def test_contains_detects_changes():
