@@ -304,7 +304,8 @@ class Settings:
         env="ALIEN_STATE_DIR",
         default=Path(".alien-manager"),
         parse=path,
-        doc="state directory (created mode 0700): SQLite file (0600), `admin-token`",
+        doc="state directory (created mode 0700): SQLite file (0600), `admin-token`; refused at "
+        "start when another user owns it or could write it (docs/behaviour.md §12)",
     )
     admin_token: str | None = setting(
         env="ALIEN_ADMIN_TOKEN",

@@ -10,7 +10,7 @@ import peewee
 
 from models import clock
 from models.base import BaseModel
-from models.errors import DeploymentNotFound
+from models.errors import BadRequest, DeploymentNotFound
 from models.fields import ExactText, JSONField, TimestampField
 from models.groups import DeploymentGroup
 from models.paging import keyset_page
@@ -22,6 +22,14 @@ STATUSES = (
 )  # fmt: skip
 FAILED = frozenset(s for s in STATUSES if s.endswith("-failed"))
 DELETING = frozenset({"delete-pending", "deleting", "delete-failed", "deleted"})
+#: Where a reconcile may move a deployment an admin asked to delete: only forward along the
+#: deletion path (docs/behaviour.md §7.2). Any other reported status leaves it where it is.
+DELETION_PATH = {
+    "delete-pending": frozenset({"delete-pending", "deleting", "delete-failed", "deleted"}),
+    "deleting": frozenset({"deleting", "delete-failed", "deleted"}),
+    "delete-failed": frozenset({"delete-failed", "deleting", "deleted"}),
+    "deleted": frozenset({"deleted"}),
+}
 #: Statuses a worker has something to do for (docs/behaviour.md §7.1); `*-failed` ones only
 #: with a retry requested.
 ACQUIRABLE = (
@@ -82,6 +90,10 @@ class Deployment(BaseModel):
     desired_release_id = peewee.CharField(null=True)
     user_environment_variables = JSONField(null=True)
     retry_requested = peewee.BooleanField(default=False)
+    # Since migration 4: a retry or redeploy asked for since the last acquire. A reconcile from
+    # a lease taken before the request cannot undo it; the next acquire hands it over.
+    retry_unseen = peewee.BooleanField(default=False)
+    redeploy_unseen = peewee.BooleanField(default=False)
     locked_by = ExactText(null=True)
     locked_at = TimestampField(null=True)
     created_at = TimestampField()
@@ -148,10 +160,18 @@ class Deployment(BaseModel):
     # -- state changes on one row: single conditional UPDATEs, never read-modify-write ------
 
     def request_retry(self) -> None:
-        self._set(retry_requested=True)
+        self._set(retry_requested=True, retry_unseen=True)
 
     def request_redeploy(self) -> None:
-        self._set(status="update-pending")
+        """Deploy again; refused for a deployment being deleted (an admin's deletion is not
+        undone by a group's redeploy)."""
+        if self.status in DELETING:
+            raise BadRequest(f"Deployment '{self.id}' is being deleted", {"deployment_id": self.id})
+        self._set(
+            Deployment.status.not_in(sorted(DELETING)),
+            status="update-pending",
+            redeploy_unseen=True,
+        )
 
     def mark_delete_pending(self) -> None:
         """Two-phase deletion, phase one; already deleting stays as it is."""

@@ -73,10 +73,24 @@ def _acquire_indexes() -> None:
     db.create_tables([Deployment])
 
 
+def _unseen_requests() -> None:
+    """Deployment.retry_unseen and .redeploy_unseen (docs/behaviour.md §7.2); a column the
+    table already has (a database made by a later model) is left as it is."""
+    migrator = SchemaMigrator.from_database(db.obj)
+    table = Deployment._meta.table_name
+    cursor = db.execute_sql(f'SELECT * FROM "{table}" WHERE 1 = 0')
+    present = {column[0] for column in cursor.description}
+    alter(*(
+        migrator.add_column(table, name, peewee.BooleanField(default=False))
+        for name in ("retry_unseen", "redeploy_unseen") if name not in present
+    ))  # fmt: skip
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial tables", _initial_tables),
     (2, "token origin, last use, revocation", _token_revocation),
     (3, "acquire's indexes: unleased deployments with work, leases", _acquire_indexes),
+    (4, "retry and redeploy requests no engine has acquired yet", _unseen_requests),
 ]
 
 

@@ -194,7 +194,7 @@ def test_migration_2_upgrades_a_version_1_database(database_url):
             )
         assert "configured" not in {c.name for c in db.get_columns("token", _schema())}
 
-        assert migrate() == [2, 3]
+        assert migrate() == [2, 3, 4]
         assert migrate() == []
         assert {c.name for c in db.get_columns("token", _schema())} >= {
             "configured",
@@ -211,6 +211,7 @@ def test_migration_2_upgrades_a_version_1_database(database_url):
             1,
             2,
             3,
+            4,
         ]
 
 
