@@ -117,8 +117,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             raise HeadRejected  # uvicorn then sees a parser error on a connection hanging up
 
     def send_400_response(self, msg: str) -> None:
+        """Malformed HTTP: the spec's error document (uvicorn's is text/plain), then hang up."""
         if not self.transport.is_closing():  # not after a 431/408 this protocol already sent
-            super().send_400_response(msg)
+            self._reject("BAD_REQUEST", "Malformed HTTP request")
 
     def on_headers_complete(self) -> None:
         self.awaiting_head = False
