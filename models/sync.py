@@ -150,10 +150,10 @@ def reconcile(
 ) -> Deployment:
     """Store a worker's report of a deployment's state (§7.2); return the row as stored.
 
-    One transaction: checks, the column mapping, post-reconcile update detection and, for
-    `deleted` with no lease left to release, the removal (then the row is returned as it was
-    just before). The status reported is stored unless it would undo a request the worker has
-    not seen (`status_after`).
+    One transaction: checks, the column mapping and post-reconcile update detection. The
+    status reported is stored unless it would undo a request the worker has not seen
+    (`status_after`); a deployment reported `deleted` is removed when the reporting session
+    releases its lease, or when that lease goes stale (`release`, `_remove_deleted`).
     """
     current = (state.get("currentRelease") or {}).get("releaseId")
     if current is not None and "\x00" in current:  # an id column: PostgreSQL cannot hold NUL
@@ -193,12 +193,14 @@ def reconcile(
             values["desired_release_id"] = None
         if heartbeat and deployment.locked_by == session:
             values["locked_at"] = now
+        if status == "deleted" and deployment.locked_by != session:
+            # A pull-mode operator reports without a lease: it gets one, so that its release
+            # (or the lease going stale) is what removes the deployment.
+            values |= {"locked_by": session, "locked_at": now}
         D.update(**values).where(D.id == deployment_id).execute()
         if status == "running" and current is not None:
             _detect_update(deployment_id, deployment.platform, current, now)
         stored: Deployment = D.get(D.id == deployment_id)
-        if status == "deleted" and stored.locked_by != session:  # no lease of its own to release
-            lifecycle.remove_deployment(deployment_id)
     return stored
 
 

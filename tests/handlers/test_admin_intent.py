@@ -155,11 +155,17 @@ def test_a_deleted_deployment_whose_lease_goes_stale_is_removed_by_the_next_acqu
     assert api.client.get("/v1/whoami", headers=token).status_code == 401
 
 
-def test_deleted_without_a_lease_removes_at_once(api):
+def test_a_pull_operator_without_a_lease_reports_deleted_then_releases(api):
+    """Pull-mode operators never acquire: reporting `deleted` gives the reporting session the
+    lease, so the deployment and its token stay until that session's `finally: release`."""
     deployment_id, token = api.deployment(api.group_token(api.group()), "d", "aws")
     api.client.delete(f"/v1/deployments/{deployment_id}", headers=api.admin)
-    current = reconcile(api.client, api.admin, deployment_id, "s", status="deleted", platform="aws")
+    current = reconcile(
+        api.client, token, deployment_id, "operator", status="deleted", platform="aws"
+    )
     assert current["status"] == "deleted"
+    assert status(api, deployment_id) == "deleted"
+    post(api.client, "/v1/sync/release", token, deploymentId=deployment_id, session="operator")
     assert api.client.get(f"/v1/deployments/{deployment_id}", headers=api.admin).status_code == 404
 
 
