@@ -6,7 +6,8 @@ Three ways the server is used, and where each lives:
   configuration; `app/serving/` holds the worker, drain, readiness, logs, metrics and hooks;
 - the API a request meets: `app/factory.py` (`create_app`) builds it from `app/contract/` (the
   spec, its overlay, validators, limits) and `app/http/` (middleware, bridge, auth, errors);
-  `app/storage.py` opens the database; `app/cloud.py` is resolve_credentials' configuration;
+  `app/storage.py` opens the database (in the state directory `app/state_dir.py` trusts);
+  `app/cloud.py` is resolve_credentials' configuration;
 - operating and testing: `app/cli/` (`alien-server`, `python -m app`) and, only with
   ALIEN_TEST_MODE=1, `app/testmode/`.
 

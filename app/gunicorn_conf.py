@@ -16,12 +16,13 @@ import os
 from app.serving import logs, multiproc
 from app.serving.hooks import ServerHooks
 from app.settings import ConfigError, Settings, exit_for_config_error
+from app.state_dir import prepare_state_dir
 
 try:
     _settings = Settings.from_env()
+    prepare_state_dir(_settings)  # created, and trusted only if no other user could write it
 except ConfigError as exc:  # one line, no traceback, before any worker starts (§12)
     exit_for_config_error(exc)
-_settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 wsgi_app = "app.asgi:app"
 worker_class = "app.serving.worker.AlienWorker"

@@ -22,6 +22,10 @@ from urllib.parse import urlsplit, urlunsplit
 #: A configured admin token: the minted form's prefix, then at least as much randomness as a
 #: minted token carries (40 hex digits = 160 bits; 40 of these 64 characters is more).
 ADMIN_TOKEN = re.compile(r"ax_admin_[A-Za-z0-9_-]{40,200}")
+#: Admin tokens the documentation publishes (README, docs/fixtures.example.yaml): fine for a
+#: test-mode server, an open door anywhere else. tests/app/test_settings_public_tokens.py keeps
+#: this list complete.
+PUBLIC_ADMIN_TOKENS = frozenset({"ax_admin_" + "0" * 39 + "1"})
 SQLITE_SCHEMES = ("sqlite",)
 POSTGRES_SCHEMES = ("postgres", "postgresql", "postgres+pool", "postgresql+pool")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -355,7 +359,8 @@ class Settings:
         env="ALIEN_STATE_DIR",
         default=DEFAULT_STATE_DIR,
         parse=path,
-        doc="state directory (created mode 0700): SQLite file (0600), `admin-token`. Test mode's "
+        doc="state directory (created mode 0700): SQLite file (0600), `admin-token`; refused at "
+        "start when another user owns it or could write it (docs/behaviour.md §12). Test mode's "
         "default is `.alien-manager-test`, so test data never lands in the normal one",
     )
     admin_token: str | None = setting(
@@ -364,7 +369,8 @@ class Settings:
         parse=admin_token,
         doc="register this admin token instead of minting one; nothing is printed. `ax_admin_` "
         "then 40 to 200 of `A-Za-z0-9_-` (`ax_admin_$(openssl rand -hex 20)`). Changing it revokes "
-        "the token the previous value registered",
+        "the token the previous value registered. The documentation's example token is refused "
+        "outside test mode",
         default_doc="unset",
         mask=token_prefix,
     )
@@ -636,6 +642,12 @@ class Settings:
             object.__setattr__(self, "database_url", f"sqlite:///{self.state_dir / 'alien.db'}")
         if not self.base_url:
             object.__setattr__(self, "base_url", f"http://localhost:{self.port}")
+        if not self.test_mode and self.admin_token in PUBLIC_ADMIN_TOKENS:
+            raise ConfigError(
+                "ALIEN_ADMIN_TOKEN is the documentation's public example token, which anyone "
+                "may know: outside ALIEN_TEST_MODE=1 choose your own "
+                "(ax_admin_$(openssl rand -hex 20))"
+            )
         if not self.test_mode and (self.fixtures or self.test_record or self.test_fault_rate):
             raise ConfigError(
                 "ALIEN_FIXTURES, ALIEN_TEST_RECORD and ALIEN_TEST_FAULT_RATE need ALIEN_TEST_MODE=1"

@@ -16,6 +16,7 @@ import peewee
 from playhouse.db_url import parse as parse_db_url
 
 from app.settings import SQLITE_SCHEMES, ConfigError, Settings, without_password
+from app.state_dir import prepare_state_dir
 from models import revocation, tokens
 from models.db import bind_database, db
 from models.engines import CheckedPooledPostgresqlDatabase, make_database
@@ -44,13 +45,9 @@ def prepare_storage(settings: Settings) -> None:
 
 def open_storage(settings: Settings) -> None:
     """The state directory (owner only) and the database, migrated: what the CLI needs too.
-    A directory or database that cannot be opened is a ConfigError naming its variable."""
-    try:
-        settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"ALIEN_STATE_DIR={str(settings.state_dir)!r} cannot be created: {exc.strerror}"
-        ) from None
+    A directory or database that cannot be opened, or that another user could have written
+    (app/state_dir.py), is a ConfigError naming its variable."""
+    prepare_state_dir(settings)
     database = make_database(settings.database_url, settings.db_max_connections)
     bind_database(database)
     revocation.configure(revocations_file(database, settings.state_dir))

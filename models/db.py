@@ -14,7 +14,7 @@ import peewee
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
 from models import revocation
-from models.engines import CheckedPooledPostgresqlDatabase, SqliteWalDatabase
+from models.engines import CheckedPooledPostgresqlDatabase, CommitOutcomeUnknown, SqliteWalDatabase
 
 db = peewee.DatabaseProxy()
 log = logging.getLogger("alien.db")
@@ -76,9 +76,17 @@ def failure_summary(exc: BaseException) -> str:
     """A few words on a database failure for a client: never SQL, a table, a host or a path."""
     if isinstance(exc, MaxConnectionsExceeded):
         return "no database connection available"
+    if is_commit_unknown(exc):
+        return "the connection was lost while committing: the change may have been saved"
     if isinstance(exc, peewee.OperationalError) and "locked" in str(exc):
         return "database is busy"
     return "database unavailable"
+
+
+def is_commit_unknown(exc: BaseException) -> bool:
+    """Whether a failure leaves a write's outcome unknown (lost during COMMIT): retrying it
+    could apply it twice."""
+    return isinstance(exc, CommitOutcomeUnknown)
 
 
 def is_postgres() -> bool:

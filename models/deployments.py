@@ -22,6 +22,14 @@ STATUSES = (
 )  # fmt: skip
 FAILED = frozenset(s for s in STATUSES if s.endswith("-failed"))
 DELETING = frozenset({"delete-pending", "deleting", "delete-failed", "deleted"})
+#: Where a reconcile may move a deployment an admin asked to delete: only forward along the
+#: deletion path (docs/behaviour.md §7.2). Any other reported status leaves it where it is.
+DELETION_PATH = {
+    "delete-pending": frozenset({"delete-pending", "deleting", "delete-failed", "deleted"}),
+    "deleting": frozenset({"deleting", "delete-failed", "deleted"}),
+    "delete-failed": frozenset({"delete-failed", "deleting", "deleted"}),
+    "deleted": frozenset({"deleted"}),
+}
 #: Statuses a worker has something to do for (docs/behaviour.md §7.1); `*-failed` ones only
 #: with a retry requested.
 ACQUIRABLE = (
@@ -84,6 +92,10 @@ class Deployment(BaseModel):
     desired_release_id = peewee.TextField(null=True)
     user_environment_variables = JSONField(null=True)
     retry_requested = peewee.BooleanField(default=False)
+    # Since migration 6: a retry or redeploy asked for since the last acquire. A reconcile from
+    # a lease taken before the request cannot undo it; the next acquire hands it over.
+    retry_unseen = peewee.BooleanField(default=False)
+    redeploy_unseen = peewee.BooleanField(default=False)
     locked_by = ExactText(null=True)
     locked_at = TimestampField(null=True)
     created_at = TimestampField()
@@ -150,7 +162,7 @@ class Deployment(BaseModel):
     # -- state changes on one row: single conditional UPDATEs, never read-modify-write ------
 
     def request_retry(self) -> None:
-        self._set(retry_requested=True)
+        self._set(retry_requested=True, retry_unseen=True)
 
     def _set(self, condition: Any = None, **values: Any) -> None:
         values["updated_at"] = clock.now()

@@ -206,6 +206,10 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
         super()._set_pragmas(conn)  # type: ignore[misc]
 
 
+class CommitOutcomeUnknown(peewee.OperationalError):
+    """The connection was lost during COMMIT: the transaction may or may not have committed."""
+
+
 class CheckedPooledPostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore[misc]  # untyped
     """Peewee's PostgreSQL pool (psycopg 3) that never hands out a dead connection.
 
@@ -249,6 +253,30 @@ class CheckedPooledPostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore
         fresh = type(self)(database, **params)
         fresh.on_in_use_change = self.on_in_use_change
         return fresh
+
+    def commit(self) -> None:
+        """COMMIT; a connection lost while it was on its way leaves the outcome unknown (the
+        server may have committed): CommitOutcomeUnknown, which a client must not retry blindly.
+        A COMMIT the server refused (a serialisation failure) was rolled back: raised as is."""
+        try:
+            super().commit()
+        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            if self._lost():
+                raise CommitOutcomeUnknown(str(exc)) from exc
+            raise
+
+    def rollback(self) -> None:
+        """ROLLBACK; on a lost connection there is nothing left to roll back (the server ends
+        the transaction), and the failure that brought us here is the one to report."""
+        try:
+            super().rollback()
+        except (peewee.OperationalError, peewee.InterfaceError):
+            if not self._lost():
+                raise
+
+    def _lost(self) -> bool:
+        connection = self._state.conn
+        return connection is None or bool(connection.closed or connection.broken)
 
     def execute_sql(self, sql: str, params: Any = None) -> Any:
         # A lookup by a value holding NUL (an id from a client) cannot match: nothing stored

@@ -111,8 +111,10 @@ def _random_suffix() -> str:
 
 
 def redeploy(deployment_id: str, cause: Cause) -> None:
-    """Set the deployment to `update-pending`, whatever its status (as the reference)."""
-    _change_status(deployment_id, "update-pending", cause)
+    """Set the deployment to `update-pending`, and keep the request until an engine acquires
+    it (docs/behaviour.md §7.2); refused for a deployment being deleted (an admin's deletion is
+    not undone by a group's redeploy)."""
+    _change_status(deployment_id, "update-pending", cause, refuse=DELETING, redeploy_unseen=True)
 
 
 def mark_delete_pending(deployment_id: str, cause: Cause) -> None:
@@ -121,14 +123,23 @@ def mark_delete_pending(deployment_id: str, cause: Cause) -> None:
 
 
 def _change_status(
-    deployment_id: str, status: str, cause: Cause, unless: frozenset[str] = frozenset()
+    deployment_id: str,
+    status: str,
+    cause: Cause,
+    unless: frozenset[str] = frozenset(),
+    refuse: frozenset[str] = frozenset(),
+    **also: Any,
 ) -> None:
     with db.atomic():
         row = locking(Deployment.select(Deployment.status).where(Deployment.id == deployment_id))
         found = row.first()
         if found is None or found.status in unless:
             return
-        Deployment.update(status=status, updated_at=clock.now()).where(
+        if found.status in refuse:
+            raise BadRequest(
+                f"Deployment '{deployment_id}' is being deleted", {"deployment_id": deployment_id}
+            )
+        Deployment.update(status=status, updated_at=clock.now(), **also).where(
             Deployment.id == deployment_id
         ).execute()
         record(deployment_id, found.status, status, cause)

@@ -92,6 +92,19 @@ def _status_history() -> None:
     db.create_tables([StatusChange])
 
 
+def _unseen_requests() -> None:
+    """Deployment.retry_unseen and .redeploy_unseen (docs/behaviour.md §7.2); a column the
+    table already has (a database made by a later model) is left as it is."""
+    migrator = SchemaMigrator.from_database(db.obj)
+    table = Deployment._meta.table_name
+    cursor = db.execute_sql(f'SELECT * FROM "{table}" WHERE 1 = 0')
+    present = {column[0] for column in cursor.description}
+    alter(*(
+        migrator.add_column(table, name, peewee.BooleanField(default=False))
+        for name in ("retry_unseen", "redeploy_unseen") if name not in present
+    ))  # fmt: skip
+
+
 # Versions need not be contiguous: each is applied once, in order, when not yet recorded.
 MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial tables", _initial_tables),
@@ -99,6 +112,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
     (3, "acquire's indexes: unleased deployments with work, leases", _acquire_indexes),
     (4, "a deployment's release ids as text", _release_ids_as_text),
     (5, "deployment status history", _status_history),
+    (6, "retry and redeploy requests no engine has acquired yet", _unseen_requests),
 ]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from models import clock, lifecycle
 from models.db import db, locking, queued_write
 from models.deployments import (
+    DELETION_PATH,
     FAILED,
     HAS_WORK,
     LEASE_TAKEN,
@@ -61,6 +62,12 @@ def acquire(
             conditions.append(column.in_(list(values)))
     if limit <= 0:
         return []
+    leased = _lease(session, conditions, limit, ttl_seconds)
+    _remove_deleted(ttl_seconds)  # after the leases: acquire's own reads come first
+    return leased
+
+
+def _lease(session: str, conditions: list[Any], limit: int, ttl_seconds: int) -> list[Deployment]:
     with db.atomic():
         now = clock.now()  # inside the transaction: on SQLite the writer lock is held from here
         found = [_oldest(D.select().where(UNLEASED_WITH_WORK, *conditions), limit)]
@@ -74,8 +81,18 @@ def acquire(
             ids = [row.id for row in oldest.limit(limit)]
         if not ids:
             return []
-        D.update(locked_by=session, locked_at=now).where(D.id.in_(ids)).execute()
+        seen = {"retry_unseen": False, "redeploy_unseen": False}  # the requests are handed over
+        D.update(locked_by=session, locked_at=now, **seen).where(D.id.in_(ids)).execute()
         return list(D.select().where(D.id.in_(ids)).order_by(D.created_at, D.id))
+
+
+def _remove_deleted(ttl_seconds: int) -> None:
+    """Remove the deployments reported `deleted` whose lease is gone or stale (a worker that
+    reported `deleted` and then died without releasing)."""
+    stale = LEASE_TAKEN < D.locked_at.db_value(clock.now() - timedelta(seconds=ttl_seconds))
+    done = D.select(D.id).where((D.status == "deleted") & (D.locked_by.is_null() | stale))
+    for row in done:
+        lifecycle.remove_deployment(row.id)
 
 
 def _free_leases(session: str, now: datetime, ttl_seconds: int) -> tuple[Any, list[str]]:
@@ -134,13 +151,18 @@ def reconcile(
 ) -> Deployment:
     """Store a worker's report of a deployment's state (§7.2); return the row as stored.
 
-    One transaction: checks, the column mapping, post-reconcile update detection and, for
-    `deleted`, the removal. A removed deployment is returned as it was just before removal.
+    One transaction: checks, the column mapping and post-reconcile update detection. The
+    status reported is stored unless it would undo a request the worker has not seen
+    (`status_after`); a deployment reported `deleted` is removed when the reporting session
+    releases its lease, or when that lease goes stale (`release`, `_remove_deleted`).
     """
-    status = state["status"]
     current = (state.get("currentRelease") or {}).get("releaseId")
+    if current is not None and "\x00" in current:  # an id column: PostgreSQL cannot hold NUL
+        raise BadRequest(
+            "state.currentRelease.releaseId must not contain NUL", {"deployment_id": deployment_id}
+        )
     with db.atomic():
-        if status == "running":
+        if state["status"] == "running":
             lifecycle.release_fence(shared=True)  # before any row lock: same order as releases
         deployment = locking(D.select().where(D.id == deployment_id)).first()
         if deployment is None:
@@ -155,13 +177,16 @@ def reconcile(
                 f"platform '{deployment.platform}'",
                 {"deployment_id": deployment_id},
             )
+        status = status_after(deployment, state["status"])
+        retry = deployment.retry_unseen and status in FAILED  # a retry asked for since acquire
         values: dict[str, Any] = {
             "status": status,
             "stack_state": state.get("stackState"),
             "environment_info": state.get("environmentInfo"),
             "runtime_metadata": state.get("runtimeMetadata"),
             "current_release_id": current,
-            "retry_requested": False,
+            "retry_requested": retry,
+            "retry_unseen": retry,
             "error": first_resource_error(state.get("stackState")) if status in FAILED else None,
             "updated_at": now,
         }
@@ -169,14 +194,36 @@ def reconcile(
             values["desired_release_id"] = None
         if heartbeat and deployment.locked_by == session:
             values["locked_at"] = now
+        if status == "deleted" and deployment.locked_by != session:
+            # A pull-mode operator reports without a lease: it gets one, so that its release
+            # (or the lease going stale) is what removes the deployment.
+            values |= {"locked_by": session, "locked_at": now}
         D.update(**values).where(D.id == deployment_id).execute()
         record(deployment_id, deployment.status, status, Cause.by_session(session))
         if status == "running" and current is not None:
             _detect_update(deployment_id, deployment.platform, current, now, session)
         stored: Deployment = D.get(D.id == deployment_id)
-        if status == "deleted":
-            lifecycle.remove_deployment(deployment_id)
     return stored
+
+
+def status_after(deployment: Deployment, reported: str) -> str:
+    """The status a reconcile reporting `reported` leaves `deployment` in (§7.2).
+
+    A deployment an admin asked to delete moves only forward along the deletion path; one not
+    asked to be deleted cannot be reported `deleted` (only DELETE starts a deletion); a
+    redeploy no engine has acquired yet stays `update-pending`.
+    """
+    if deployment.status in DELETION_PATH:
+        return reported if reported in DELETION_PATH[deployment.status] else deployment.status
+    if reported == "deleted":
+        raise BadRequest(
+            f"Deployment '{deployment.id}' cannot be reported deleted: no deletion was "
+            "requested (DELETE /v1/deployments/{id} starts one)",
+            {"deployment_id": deployment.id},
+        )
+    if deployment.redeploy_unseen and reported not in DELETION_PATH:
+        return "update-pending"
+    return reported
 
 
 def first_resource_error(stack_state: dict[str, Any] | None) -> Any:
@@ -205,16 +252,22 @@ def _detect_update(
 
 def release(caller: Caller, deployment_id: str, session: str) -> None:
     """Give up `session`'s lease, if it still has one. Idempotent: a lease already gone (taken
-    over, released) or a deployment already removed is not an error."""
+    over, released) or a deployment already removed is not an error. A deployment reported
+    `deleted` is removed once its lease is released."""
     row = D.select(D.id, D.deployment_group).where(D.id == deployment_id).first()
     if row is not None:
         caller.require_deployment(row.id, row.deployment_group_id)
     else:
         caller.require_deployment_id(deployment_id)
     with queued_write():  # among the acquires and reconciles, not behind them all
-        D.update(locked_by=None, locked_at=None).where(
-            (D.id == deployment_id) & (D.locked_by == session)
-        ).execute()
+        released = (
+            D.update(locked_by=None, locked_at=None)
+            .where((D.id == deployment_id) & (D.locked_by == session))
+            .execute()
+        )
+    done = (D.id == deployment_id) & (D.status == "deleted") & D.locked_by.is_null()
+    if released and D.select().where(done).exists():
+        lifecycle.remove_deployment(deployment_id)
 
 
 def operator_target(caller: Caller, deployment_id: str) -> tuple[Deployment, Release] | None:

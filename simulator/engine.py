@@ -252,6 +252,9 @@ class Operator(Loop):
             _raise_if_fatal(exc)
             raise
         if transition is not None and transition.after == "deleted":
+            # As the reference's operator in its `finally`: the server removes the deployment
+            # (and revokes this token) once the lease reporting `deleted` gave it is released.
+            self.api.release(self.deployment_id, self.session)
             log.info("%s deleted; the operator's work is done", self.deployment_id)
             self.done = True
             self.stop.set()

@@ -136,7 +136,7 @@ def allowed_undocumented(op: dict[str, Any], status: int) -> bool:
     return (
         (status in (401, 403) and secured)
         or (status == 404 and op_id in EXTRA_404)
-        or (status == 400 and has_input)
+        or (status == 400 and (has_input or op_id == "redeploy"))
         or (status == 409 and op_id == "reconcile")
         or (status in (408, 413, 415) and has_body)
     )

@@ -35,7 +35,8 @@ APP_PARTS = {
     "serving": {"http", "contract", "settings", "testmode", "storage"},
     "testmode": {"http", "contract", "settings"},
     "console": {"http", "settings"},
-    "storage": {"settings"},
+    "state_dir": {"settings"},
+    "storage": {"settings", "state_dir"},
     "cloud": {"settings"},
     "factory": {
         "contract",
@@ -48,7 +49,7 @@ APP_PARTS = {
         "console",
     },  # fmt: skip
     "asgi": {"factory", "settings"},
-    "gunicorn_conf": {"serving", "settings"},
+    "gunicorn_conf": {"serving", "settings", "state_dir"},
     "cli": {"settings", "storage", "testmode", "contract"},  # check-config reads the contract
     "__main__": {"cli"},
     "pytest_plugin": set(),  # starts the server as a client's suite would: a process

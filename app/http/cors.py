@@ -6,6 +6,8 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+NOT_FOR_BROWSERS = frozenset({"/metrics"})
+
 
 class Cors(CORSMiddleware):
     """Cross-origin calls from browser dashboards (docs/behaviour.md §10), as the reference's
@@ -14,6 +16,9 @@ class Cors(CORSMiddleware):
     A preflight from an origin that is not allowed is not answered as one (Starlette would send
     a plain-text 400): it reaches the API like any OPTIONS request, which answers 405 with an
     AlienError, and the browser, finding no `Access-Control-Allow-Origin`, blocks the call.
+
+    `/metrics` is for scrapers, not browsers: it never carries CORS headers, so a web page on
+    another origin cannot read it.
     """
 
     def __init__(self, app: ASGIApp, origins: tuple[str, ...]) -> None:
@@ -26,6 +31,9 @@ class Cors(CORSMiddleware):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in NOT_FOR_BROWSERS:
+            await self.app(scope, receive, send)
+            return
         if scope["type"] == "http" and scope["method"] == "OPTIONS":
             headers = Headers(scope=scope)
             origin = headers.get("origin")

@@ -16,7 +16,7 @@ from starlette.routing import compile_path
 from app.contract.limits import clip
 from app.contract.spec import METHODS
 from app.contract.validation import ValidationProblem
-from models.db import DATABASE_FAILURES, failure_summary
+from models.db import DATABASE_FAILURES, failure_summary, is_commit_unknown
 from models.errors import DomainError
 
 log = logging.getLogger("alien.errors")
@@ -71,9 +71,10 @@ def alien_response(
     message: str,
     context: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    retryable: bool | None = None,
 ) -> ConnexionResponse:
     status = STATUS[code]
-    body = alien_body(code, message, context)
+    body = alien_body(code, message, context, retryable)
     headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
@@ -97,16 +98,19 @@ def _bounded(value: Any) -> Any:
     return value
 
 
-def alien_body(code: str, message: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+def alien_body(
+    code: str, message: str, context: dict[str, Any] | None = None, retryable: bool | None = None
+) -> dict[str, Any]:
     """The AlienError document, also for answers written below the app (the worker's protocol,
-    /ready)."""
+    /ready). `retryable` overrides the code's own flag."""
     message = clip(message, MAX_ECHO_CHARS)
     if code in REASON_IN_CONTEXT:
         context = {"reason": message} | (context or {})
     body: dict[str, Any] = {"code": code, "message": message}
     if context:
         body["context"] = _bounded(context)
-    body |= {"retryable": code in RETRYABLE, "internal": code in INTERNAL,
+    retryable = code in RETRYABLE if retryable is None else retryable
+    body |= {"retryable": retryable, "internal": code in INTERNAL,
              "httpStatusCode": STATUS[code]}  # fmt: skip
     return body
 
@@ -120,7 +124,9 @@ def handle_database(_request: ConnexionRequest, exc: Exception) -> ConnexionResp
     """The database failed (unreachable, restarted, busy, no pooled connection): the
     reference's retryable DATABASE_ERROR; the driver's own words go to the log only."""
     log.error("database failure: %r", exc, exc_info=exc)
-    return alien_response("DATABASE_ERROR", f"Database operation failed: {failure_summary(exc)}")
+    message = f"Database operation failed: {failure_summary(exc)}"
+    # Lost during COMMIT, the write may have been saved: a blind retry could apply it twice.
+    return alien_response("DATABASE_ERROR", message, retryable=not is_commit_unknown(exc))
 
 
 def handle_domain(_request: ConnexionRequest, exc: DomainError) -> ConnexionResponse:

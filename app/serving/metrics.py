@@ -4,7 +4,8 @@ Requests are counted by operationId, method and status, and timed by operationId
 outermost middleware, so error responses count with their final status. Under gunicorn every
 worker writes its own files in the server's metrics directory (app/serving/multiproc.py) and a
 scrape, answered by any one worker, sums them all. State is read from the database at scrape time:
-deployments by status and platform, sync leases held and stale. PostgreSQL's pool reports the
+deployments by status and platform, sync leases held and stale; a database that does not answer
+within a second makes the scrape a 503. PostgreSQL's pool reports the
 connections each worker has checked out, summed over the live workers.
 
 Unauthenticated by default, like most exporters: it reveals counts, never ids, names or
@@ -14,6 +15,7 @@ tokens. With `ALIEN_METRICS_TOKEN` set it answers only `Authorization: Bearer <t
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +34,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import Scope
 
+from app.http.error_responses import alien_body
+from app.serving.probe import BoundedCheck, TimedOut
 from app.settings import Settings
 from models import clock, sync
 from models.db import db
@@ -63,6 +67,8 @@ class Metrics:
         )  # fmt: skip
         self.state = StateCollector(settings.lock_ttl_seconds)
         self.registry.register(self.state)
+        # The page, database state included, within a second (app/serving/probe.py).
+        self.scrape = BoundedCheck(lambda: generate_latest(self.scrape_registry()))
 
     def scrape_registry(self) -> CollectorRegistry:
         """Multiprocess: a fresh registry summing every worker's files, plus the state read
@@ -83,7 +89,12 @@ class Metrics:
             given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
                 raise OAuthProblem(detail="Authentication required")
-        return Response(generate_latest(self.scrape_registry()), mimetype=CONTENT_TYPE_LATEST)
+        try:
+            page = self.scrape()
+        except TimedOut:  # a silent network: say so within a second (app/serving/probe.py)
+            body = alien_body("SERVICE_UNAVAILABLE", "The database does not answer")
+            return Response(json.dumps(body), status=503, mimetype="application/json")
+        return Response(page, mimetype=CONTENT_TYPE_LATEST)
 
     def pool_changed(self, in_use: int) -> None:
         """models.db calls this as its pool hands out or takes back a connection."""

@@ -3,8 +3,9 @@
 uvicorn's protocol times out the idle time between keep-alive requests only. A request head has
 no deadline and no size bound (httptools buffers whatever arrives), so a client that connects
 and says nothing, or drips its headers, holds a connection for ever, and a 32 MB header is read
-whole. `GuardedHttpToolsProtocol` adds both; `CoalescingTransport` sends a response's head and
-body in one write.
+whole. `GuardedHttpToolsProtocol` adds both, and bounds a client that pipelines requests
+without reading the answers (uvicorn queues every pipelined request, and waits for ever for a
+client to read); `CoalescingTransport` sends a response's head and body in one write.
 
 Written against uvicorn 0.54, whose internals it extends (the protocol's parser callbacks);
 pyproject.toml pins it below its next minor version, and tests/app/serving/test_slow_clients.py
@@ -22,6 +23,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.http.error_responses import STATUS, alien_body
 from app.serving import drain
+
+#: Requests a client may pipeline ahead of the answers it has not read yet: past it the
+#: connection is closed (each waiting request is held in memory; no real client goes near it).
+MAX_PIPELINED = 256
 
 
 class HeadRejected(Exception):
@@ -72,6 +77,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_bytes = 0  # bytes received for an incomplete head
         self.parsed_head_bytes = 0  # request line and headers of the head being parsed
         self.head_timer: asyncio.TimerHandle | None = None
+        self.write_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
@@ -81,6 +87,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._disarm_write()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -117,15 +124,43 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             raise HeadRejected  # uvicorn then sees a parser error on a connection hanging up
 
     def send_400_response(self, msg: str) -> None:
+        """Malformed HTTP: the spec's error document (uvicorn's is text/plain), then hang up."""
         if not self.transport.is_closing():  # not after a 431/408 this protocol already sent
-            super().send_400_response(msg)
+            self._reject("BAD_REQUEST", "Malformed HTTP request")
 
     def on_headers_complete(self) -> None:
         self.awaiting_head = False
         self._disarm()
+        if len(self.pipeline) >= MAX_PIPELINED:
+            self.logger.info("closing a connection: over %d unanswered requests", MAX_PIPELINED)
+            self.transport.abort()
+            raise HeadRejected  # no more parsing of what this client sent
         super().on_headers_complete()
         if drain.draining.is_set() and self.cycle is not None:  # §12: no keep-alive now
             self.cycle.keep_alive = False
+
+    def pause_writing(self) -> None:
+        """The client is not reading its answers (the write buffer is full): it has the
+        keep-alive timeout to start reading again, then the connection is closed; meanwhile
+        nothing more is answered (or read, once the pipeline is full)."""
+        super().pause_writing()
+        self._disarm_write()
+        self.write_timer = self.loop.call_later(self.timeout_keep_alive, self._write_timed_out)
+
+    def resume_writing(self) -> None:
+        self._disarm_write()
+        super().resume_writing()
+
+    def _disarm_write(self) -> None:
+        if self.write_timer is not None:
+            self.write_timer.cancel()
+            self.write_timer = None
+
+    def _write_timed_out(self) -> None:
+        self.write_timer = None
+        self.logger.info("closing a connection: its answers went unread for %gs",
+                         self.timeout_keep_alive)  # fmt: skip
+        self.transport.abort()
 
     def drain(self) -> None:
         """Draining began: a request in flight is answered, then its connection closes. (An

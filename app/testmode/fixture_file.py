@@ -131,9 +131,9 @@ class _Checker:
     def unique_id(self, where: str, item: dict[str, Any], kind: str) -> str:
         value = str(item.get("id", ""))
         self.expect(
-            isinstance(item.get("id"), str) and 0 < len(value) <= 255,
+            isinstance(item.get("id"), str) and 0 < len(value) <= 255 and "\x00" not in value,
             f"{where}.id",
-            "required: a string of 1 to 255 characters",
+            "required: a string of 1 to 255 characters, none of them NUL",
         )
         seen = self.ids.setdefault(kind, set())
         self.expect(value not in seen, f"{where}.id", f"duplicate id {value!r}")

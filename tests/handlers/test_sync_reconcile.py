@@ -207,22 +207,27 @@ def test_an_unknown_current_release_is_kept_as_reported(client, api, admin, depl
     assert current["status"] == "running"
 
 
-def test_deleted_completes_the_deletion(client, api, admin):
+def test_deleted_completes_the_deletion_when_the_lease_is_released(client, api, admin):
+    """As the reference (crates/alien-manager/src/routes/sync.rs, reconcile stores the status):
+    a deployment reported `deleted` stays visible as `deleted`, with its tokens, so the pull
+    operator's `finally: release` with its own token succeeds; the release removes it."""
     group_id = api.group()
     deployment_id, token = api.deployment(api.group_token(group_id), "doomed", "aws")
     assert client.delete(f"/v1/deployments/{deployment_id}", headers=admin).status_code == 202
     assert api.get(f"/v1/deployment-groups/{group_id}")["deploymentCount"] == 1
 
-    [record] = acquire(client, admin, "reaper")
+    [record] = acquire(client, token, "reaper")
     assert record["status"] == "delete-pending"
-    reconcile(client, admin, deployment_id, "reaper", status="deleting", platform="aws")
-    current = reconcile(client, admin, deployment_id, "reaper", status="deleted", platform="aws")
+    reconcile(client, token, deployment_id, "reaper", status="deleting", platform="aws")
+    current = reconcile(client, token, deployment_id, "reaper", status="deleted", platform="aws")
     assert current["status"] == "deleted"
+    assert api.get(f"/v1/deployments/{deployment_id}")["status"] == "deleted"
+    assert client.get("/v1/whoami", headers=token).status_code == 200
 
+    post(client, "/v1/sync/release", token, deploymentId=deployment_id, session="reaper")
     assert client.get(f"/v1/deployments/{deployment_id}", headers=admin).status_code == 404
     assert api.get(f"/v1/deployment-groups/{group_id}")["deploymentCount"] == 0
     assert client.get("/v1/whoami", headers=token).status_code == 401  # its token is revoked
-    # The worker's `finally: release` still succeeds.
     post(client, "/v1/sync/release", admin, deploymentId=deployment_id, session="reaper")
 
 

@@ -26,6 +26,8 @@ DEADLINE = 3  # the server's body deadline (s): a byte a second is well within i
 MARGIN = 6  # how much later than a deadline a loaded machine may still act on it
 ADMIN = "ax_admin_" + "7" * 40
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
+#: A secret as long as a certificate or a JSON key, over several lines.
+LONG_SECRET = "-----BEGIN KEY-----\n" + ("A" * 64 + "\n") * 64 + "-----END KEY-----"
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         "ALIEN_ADMIN_TOKEN": ADMIN,
         "ALIEN_BODY_TIMEOUT_SECONDS": str(DEADLINE),
         "ALIEN_LOG_LEVEL": "INFO",
+        "AWS_ACCESS_KEY_ID": "AKIA" + "X" * 300,
+        "AWS_SECRET_ACCESS_KEY": LONG_SECRET,
+        "AWS_SESSION_TOKEN": "t" * 3000,
+        "AWS_REGION": "eu-west-1",
     }
     with LiveServer(f"sqlite:///{state / 'alien.db'}", state, workers=1, env=env) as live:
         yield live
@@ -135,3 +141,46 @@ def test_a_body_that_arrived_is_not_blamed_for_a_slow_authentication(server):
     finally:
         other.close()
     assert status_of(raw) == 201, raw[:400]
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [b"GARBAGE\r\n\r\n", b"GET /health HTTP/9.9\r\n\r\n",
+     b"GET /health HTTP/1.1\r\nHo st: x\r\n\r\n",
+     b"POST /v1/deployments HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+     b"POST /v1/deployments HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"],
+    ids=["no request line", "HTTP/9.9", "space in a header name", "bad length", "TE and CL"],
+)  # fmt: skip
+def test_malformed_http_gets_the_spec_error_document(server, request_bytes):
+    raw = exchange(server, request_bytes)
+    assert status_of(raw) == 400, raw[:300]
+    assert b"content-type: application/json" in raw.lower()
+    assert body_of(raw)["code"] == "BAD_REQUEST"
+
+
+def test_metrics_are_not_readable_from_a_web_page(server):
+    origin = {"Origin": "https://evil.example"}
+    scraped = httpx.get(server.url + "/metrics", headers=origin)
+    assert scraped.status_code == 200
+    assert "access-control-allow-origin" not in scraped.headers
+    preflight = httpx.options(
+        server.url + "/metrics", headers=origin | {"Access-Control-Request-Method": "GET"}
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    api = httpx.get(server.url + "/v1/whoami", headers=origin | AUTH)  # the API still is
+    assert api.headers["access-control-allow-origin"] == "*"
+
+
+def test_secrets_longer_than_256_characters_are_handed_out_whole(server):
+    group = httpx.post(server.url + "/v1/deployment-groups", json={"name": "creds"}, headers=AUTH)
+    body = {"name": "d", "platform": "aws", "deploymentGroupId": group.json()["id"]}
+    deployment = httpx.post(server.url + "/v1/deployments", json=body, headers=AUTH).json()
+    resolved = httpx.post(
+        server.url + "/v1/resolve-credentials",
+        json={"platform": "aws", "deploymentId": deployment["deployment"]["id"]},
+        headers=AUTH,
+    )
+    assert resolved.status_code == 200, resolved.text
+    credentials = resolved.json()["clientConfig"]["credentials"]
+    assert credentials["secret_access_key"] == LONG_SECRET
+    assert credentials["session_token"] == "t" * 3000
