@@ -105,11 +105,12 @@ def locking(query: peewee.Select, skip_locked: bool = False) -> peewee.Select:
 def request_connection() -> Iterator[None]:
     """The database for one request (a handler, a token lookup).
 
-    SQLite: the thread's own connection, opened on its first request and kept: opening one
-    costs more than most requests (the file, its WAL, the pragmas), and a thread serves one
-    request at a time. At its end the request's cursors are closed and whatever it left open (a
-    bug) is rolled back (`SqliteWalDatabase.end_request`), so the next request starts as on a
-    new connection. PostgreSQL: a connection from the pool, returned at the end.
+    SQLite: the thread's own connection, opened on its first request and kept until the thread
+    ends: opening one costs more than most requests (the file, its WAL, the pragmas), and a
+    thread serves one request at a time. At its end the request's cursors are closed and
+    whatever it left open (a bug) is rolled back (`SqliteWalDatabase.end_request`), so the
+    next request starts as on a new connection. PostgreSQL: a connection from the pool,
+    returned at the end.
     """
     database = db.obj
     try:

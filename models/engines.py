@@ -12,6 +12,7 @@ import select
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -88,6 +89,10 @@ class WriterLock:
         return self._fd
 
 
+class _ThreadEnd:
+    """A marker in a thread's thread-local storage: collected when the thread ends."""
+
+
 class SqliteWalDatabase(peewee.SqliteDatabase):
     """SQLite that survives several processes opening a brand-new file at once.
 
@@ -121,6 +126,7 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
         self._cursors = threading.local()  # this thread's cursors since its request began
+        self._thread_end = threading.local()  # what closes this thread's connection when it ends
         super().__init__(database, **kwargs)
         on_disk = not (database == ":memory:" or database.startswith("file:"))
         lock_file = database + "-writer" if on_disk else None
@@ -150,7 +156,22 @@ class SqliteWalDatabase(peewee.SqliteDatabase):
         conn = super()._connect()  # type: ignore[misc]
         with self._opened_lock:
             self._opened.append(conn)
+        # A connection goes with its thread. Thread pools end idle threads (anyio's, which
+        # Starlette runs blocking work on, after 10 s) and start new ones, each opening its own
+        # connection: kept here, every one stayed open (a page polling once a second grew a
+        # worker by ~200 KB and a file descriptor a minute). When the thread ends, its
+        # thread-local goes, and with it this marker, whose finalizer closes the connection.
+        marker = _ThreadEnd()
+        weakref.finalize(marker, self._forget, conn).atexit = False
+        self._thread_end.marker = marker
         return conn
+
+    def _forget(self, conn: sqlite3.Connection) -> None:
+        with self._opened_lock:
+            if conn not in self._opened:
+                return  # closed already (a rebind, close_all)
+            self._opened.remove(conn)
+        conn.close()
 
     def cursor(self, named_cursor: Any = None) -> Any:
         cursor = super().cursor(named_cursor)  # type: ignore[no-untyped-call]

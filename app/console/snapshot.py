@@ -46,23 +46,27 @@ def state(caller: Caller, filters: overview.Filters, settings: Settings, now: da
     }
 
 
-def _deployment(d: Any, stale_before: datetime) -> dict[str, Any]:
+def _deployment(d: dict[str, Any], stale_before: datetime) -> dict[str, Any]:
     lease = None
-    if d.locked_by is not None:
-        stale = d.locked_at is None or d.locked_at < stale_before
-        lease = {"session": d.locked_by, "lockedAt": iso(d.locked_at), "stale": stale}
+    if d["locked_by"] is not None:
+        at = d["locked_at"]
+        lease = {
+            "session": d["locked_by"],
+            "lockedAt": iso(at),
+            "stale": at is None or at < stale_before,
+        }
     return {
-        "id": d.id,
-        "name": d.name,
-        "deploymentGroupId": d.deployment_group,
-        "platform": d.platform,
-        "status": d.status,
-        "currentReleaseId": d.current_release_id,
-        "desiredReleaseId": d.desired_release_id,
+        "id": d["id"],
+        "name": d["name"],
+        "deploymentGroupId": d["deployment_group"],
+        "platform": d["platform"],
+        "status": d["status"],
+        "currentReleaseId": d["current_release_id"],
+        "desiredReleaseId": d["desired_release_id"],
         "lease": lease,
-        "createdAt": iso(d.created_at),
-        "updatedAt": iso(d.updated_at),
-        "error": d.error,
+        "createdAt": iso(d["created_at"]),
+        "updatedAt": iso(d["updated_at"]),
+        "error": d["error"],
     }
 
 
