@@ -99,6 +99,13 @@ def test_the_wheel_carries_the_contract_and_every_part(installed):
     packages = {str(p.relative_to(ROOT).parent) for p in ROOT.glob("app/**/__init__.py")}
     assert {f"{package}/__init__.py" for package in packages} <= names
     assert {"handlers/__init__.py", "models/__init__.py", "simulator/__init__.py"} <= names
+    data = {  # package data: the contract, the console's page and script
+        str(p.relative_to(ROOT))
+        for p in ROOT.glob("app/**/*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
+    assert "app/console/static/console.js" in data
+    assert data <= names, data - names
 
 
 @dataclass
@@ -165,6 +172,8 @@ def test_an_installed_server_serves_from_an_empty_directory(installed, empty, se
     whoami = httpx.get(served.url + "/v1/whoami", headers={"Authorization": f"Bearer {token}"})
     assert whoami.status_code == 200 and whoami.json()["scope"]["type"] == "admin"
     assert httpx.get(served.url + "/openapi.json").content == SPEC_PATH.read_bytes()
+    for page in ("/console", "/console/console.js"):
+        assert httpx.get(served.url + page).status_code == 200, page
 
     assert served.stop(signal.SIGINT) == 0
     assert "Traceback" not in served.log.read_text()

@@ -171,7 +171,6 @@ def test_a_group_token_sees_only_its_group(browser, live_server, connect):
     assert errors(browser) == []
 
 
-@pytest.mark.xfail(strict=True, reason="needs GET /_test/requests (issue 24)")
 def test_test_mode_shows_the_request_journal_live(browser, live_server, settings, connect):
     from selenium.webdriver.common.by import By
 
