@@ -67,7 +67,11 @@ def test_only_the_newest_are_kept(client, api, admin):
 
 def test_the_history_goes_with_its_deployment(client, api, admin):
     deployment_id, _ = api.deployment(api.group_token(api.group()), "d", "aws")
+    assert client.delete(f"/v1/deployments/{deployment_id}", headers=admin).status_code == 202
     reconcile(client, admin, deployment_id, "w", status="deleted", platform="aws")
+    assert changes(deployment_id)[-1][:2] == ("delete-pending", "deleted")  # kept until released
+    released = {"deploymentId": deployment_id, "session": "w"}
+    assert client.post("/v1/sync/release", json=released, headers=admin).is_success
     assert changes(deployment_id) == []
 
 
@@ -79,6 +83,6 @@ def test_migration_5_adds_the_history_to_an_existing_database(database_url):
             if version < 5:
                 SchemaMigration.create(version=version, name=name, applied_at=clock.now())
         assert not StatusChange.table_exists()
-        assert migrate() == [5]
+        assert migrate() == [version for version, _, _ in MIGRATIONS if version >= 5]
         assert StatusChange.table_exists() and StatusChange.select().count() == 0
         assert migrate() == []
