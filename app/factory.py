@@ -33,6 +33,7 @@ from app.http.deadline import BodyDeadline
 from app.http.gate import RequestGate
 from app.http.head import HeadAsGet
 from app.http.request_log import RequestLog
+from app.http.telemetry import TelemetryRoutes
 from app.serving import drain
 from app.serving.logs import configure_logging
 from app.settings import Settings
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     compile_schemas()
 
     spec = overlay(raw_spec())
+    tokens = TokenCache(settings.auth_cache_seconds)
     contract = SpecContract()
     client_config = functools.partial(cloud.client_config, settings=settings)
     provided = {  # what a handler may take besides the spec's parameters (handlers.OPERATIONS)
@@ -91,9 +93,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
             ),
             strict_query=settings.query_is_strict,
         ),
-        security_map={
-            "bearer": bearer_handler(settings.dev_mode, TokenCache(settings.auth_cache_seconds))
-        },
+        security_map={"bearer": bearer_handler(settings.dev_mode, tokens)},
         swagger_ui_options=SwaggerUIOptions(
             serve_spec=False, swagger_ui_path="/ui", spec_path=OVERLAY_PATH
         ),
@@ -109,6 +109,14 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     app.add_url_rule("/ready", "ready", drain.ready)  # §12, not in spec
     app.add_middleware(
         RequestGate, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes
+    )
+    app.add_middleware(  # OTLP/HTTP beside the API, as the reference (docs/behaviour.md §5.5)
+        TelemetryRoutes,
+        position=MiddlewarePosition.BEFORE_SWAGGER,
+        dev_mode=settings.dev_mode,
+        cache=tokens,
+        endpoint=settings.otlp_endpoint,
+        count=metrics.telemetry_received,
     )
     # At one position the first added is the outermost: the log (and metrics) see HEAD as it
     # came, before HeadAsGet makes it a GET for the layers inside.
