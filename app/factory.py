@@ -33,6 +33,7 @@ from app.http.deadline import BodyDeadline
 from app.http.gate import RequestGate
 from app.http.head import HeadAsGet
 from app.http.request_log import RequestLog
+from app.http.telemetry import TelemetryRoutes
 from app.serving import drain
 from app.serving.logs import configure_logging
 from app.settings import Settings
@@ -112,6 +113,14 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
     app.add_url_rule("/ready", "ready", drain.ready)  # §12, not in spec
     app.add_middleware(
         RequestGate, position=MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes
+    )
+    app.add_middleware(  # OTLP/HTTP beside the API, as the reference (docs/behaviour.md §5.5)
+        TelemetryRoutes,
+        position=MiddlewarePosition.BEFORE_SWAGGER,
+        dev_mode=settings.dev_mode,
+        cache=tokens,
+        endpoint=settings.otlp_endpoint,
+        count=metrics.telemetry_received,
     )
     # At one position the first added is the outermost: the log (and metrics) see HEAD as it
     # came, before HeadAsGet makes it a GET for the layers inside.

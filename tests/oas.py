@@ -43,8 +43,11 @@ EXTRA_404 = {"create_deployment", "resolve_credentials", "operator_sync", "recon
 #: Operations with the optional query parameters of docs/behaviour.md §4/§5.2 (paging, include[],
 #: force): a bad value there is a 400 even where the spec declares no parameter.
 EXTENSION_QUERY = {"list_deployment_groups", "list_deployments", "delete_deployment"}
-#: Paths outside the API that the server also serves.
-NOT_API = ("/openapi.json", "/openapi.overlay.json", "/ui", "/metrics", "/console")
+#: Paths outside the API that the server also serves (the telemetry three, §5.5).
+NOT_API = (
+    "/openapi.json", "/openapi.overlay.json", "/ui", "/metrics", "/console",
+    "/v1/logs", "/v1/traces", "/v1/metrics",
+)  # fmt: skip
 #: docs/behaviour.md §3: every error code and the one status it is sent with.
 ERROR_CODES = {
     "UNAUTHORIZED": 401, "FORBIDDEN": 403, "VALIDATION_ERROR": 400, "BAD_REQUEST": 400,

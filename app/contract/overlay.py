@@ -49,6 +49,8 @@ def error_responses(spec: dict[str, Any]) -> None:
             statuses += ["408", "413", "415"]
             if op["operationId"] == "reconcile":
                 statuses.append("409")
+        if op["operationId"] == "resolve_credentials":
+            statuses.append("503")  # the server's cloud settings are missing (§5.4)
         responses = op["responses"]
         for status in statuses:
             response = responses.setdefault(status, {"description": "AlienError"})

@@ -179,7 +179,8 @@ class ClientMistakeAsWarning(logging.Filter):
     """Connexion logs an ERROR for a query parameter that is undeclared but named like a handler
     argument (`?caller=1`, `?body=1`); it is then ignored. That is a client's mistake, not a
     server fault: a WARNING (docs/behaviour.md §11). Look-alikes of declared parameters
-    (`?limit[]=1`) are refused with a 400 before this (app/contract/validation.py)."""
+    (`?limit[]=1`) never get here: app/contract/validation.py drops them (or, strict, refuses
+    them with a 400) first."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno == logging.ERROR:

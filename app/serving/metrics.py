@@ -65,6 +65,10 @@ class Metrics:
             "PostgreSQL connections checked out of the workers' pools",
             registry=self.registry, multiprocess_mode="livesum",
         )  # fmt: skip
+        self.telemetry = Counter(
+            "alien_telemetry_received", "OTLP items received (log records, spans, data points)",
+            ["signal", "outcome"], registry=self.registry,
+        )  # fmt: skip
         self.state = StateCollector(settings.lock_ttl_seconds)
         self.registry.register(self.state)
         # The page, database state included, within a second (app/serving/probe.py).
@@ -99,6 +103,10 @@ class Metrics:
     def pool_changed(self, in_use: int) -> None:
         """models.db calls this as its pool hands out or takes back a connection."""
         self.pool_in_use.set(in_use)
+
+    def telemetry_received(self, signal: str, outcome: str, items: int) -> None:
+        """app/http/telemetry.py calls this for every export request it accepted."""
+        self.telemetry.labels(signal, outcome).inc(items)
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         """Count and time one answered request (app/http/request_log.py calls it). The

@@ -87,7 +87,13 @@ def test_who_may_act_on_a_deployment(client, scene, operation, caller, expected)
 @pytest.mark.parametrize("operation", sorted(set(MATRIX) - {"release"}))
 @pytest.mark.parametrize("caller", CALLERS)
 def test_an_unknown_deployment_is_404_before_scope(client, scene, operation, caller):
+    """Except resolve_credentials by a deployment token: refused before the lookup, as the
+    reference (routes/credentials.rs:62-76, issue 22 item 9)."""
     response = call(client, operation, scene.callers[caller], "dep_unknown")
+    if operation == "resolve_credentials" and caller.endswith("deployment"):
+        assert response.status_code == 403
+        assert response.json()["message"] == ANY_GROUP
+        return
     assert response.status_code == 404
     assert response.json()["code"] == "DEPLOYMENT_NOT_FOUND"
 

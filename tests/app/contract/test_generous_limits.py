@@ -1,11 +1,11 @@
 """The default limits take what the reference takes (issue 22, item 5), on both databases.
 
-The reference bounds none of these: axum's default body limit (2 MiB) is its only one
-(crates/alien-manager/src/server.rs builds the router without another), names and sessions
-are `String`s (routes/deployment_groups.rs:25, routes/sync.rs) and acquire's `deploymentIds` a
-`Vec<String>` (routes/sync.rs). The defaults here are as generous as both engines store and
-index safely: 640 characters of text (PostgreSQL's index rows), 10,000 items in a list (far
-below either engine's bind-parameter ceiling), documents up to the body limit.
+The reference bounds none of these: its only limit is axum's default body limit (2 MiB; its
+router, crates/alien-manager/src/routes/mod.rs:46-75, adds no other). Names and sessions are
+plain `String`s (routes/deployment_groups.rs:26 `name`, routes/sync.rs:28 `session`) and
+acquire's ids a `Vec<String>` (routes/sync.rs:30). The defaults here are as generous as both
+engines store and index safely: 640 characters of text (PostgreSQL's index rows), 10,000 items
+in a list (far below either engine's bind-parameter ceiling), documents up to the body limit.
 """
 
 from __future__ import annotations
