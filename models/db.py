@@ -25,7 +25,9 @@ _BOUND = peewee.DatabaseProxy.__dict__["obj"]  # the proxy's own slot
 class RoutedDatabaseProxy(peewee.DatabaseProxy):
     """Peewee's proxy, which a context may point elsewhere (`routed`): test mode's namespaces
     (app/testmode/namespaces.py), each a database of its own behind one set of models. Outside
-    a route, `obj` is the database `initialize` bound, as with peewee's proxy."""
+    a route, `obj` is the database `initialize` bound, as with peewee's proxy. `db` becomes one
+    only when test mode asks (`allow_routes`): elsewhere every query reads peewee's plain slot,
+    not this property."""
 
     __slots__ = ()
 
@@ -42,12 +44,20 @@ class RoutedDatabaseProxy(peewee.DatabaseProxy):
         object.__setattr__(self, attr, value)
 
 
-db = RoutedDatabaseProxy()
+db = peewee.DatabaseProxy()
+
+
+def allow_routes() -> None:
+    """Let `routed` point `db` elsewhere (test mode's namespaces). The same object keeps its
+    state and identity, so every model bound to it follows; only its class changes."""
+    object.__setattr__(db, "__class__", RoutedDatabaseProxy)  # peewee's proxy refuses setattr
 
 
 @contextmanager
 def routed(name: str, database: peewee.Database) -> Iterator[None]:
-    """Within this block (and the threads it hands its context to), `db` is `database`."""
+    """Within this block (and the threads it hands its context to), `db` is `database`
+    (after `allow_routes`)."""
+    assert isinstance(db, RoutedDatabaseProxy), "allow_routes() first"
     token = _ROUTE.set((name, database))
     try:
         yield

@@ -28,7 +28,7 @@ from app.http.auth import TokenCache, authenticate
 from app.http.error_responses import alien_body
 from app.settings import Settings
 from models import fixture_store
-from models.db import db, routed
+from models.db import allow_routes, db, routed
 from models.engines import make_database
 from models.schema import bootstrap, migrate
 
@@ -126,6 +126,8 @@ class Namespaces:
         self.app = app
         self.settings = settings
         self.sqlite = isinstance(db.obj, peewee.SqliteDatabase)
+        if self.sqlite:
+            allow_routes()
         # Beside the database file, so that every instance serving it finds the same worlds.
         root = Path(f"{db.obj.database}-namespaces") if self.sqlite else settings.state_dir
         self.worlds = Worlds(root, settings, loaded)
