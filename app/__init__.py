@@ -8,8 +8,10 @@ Three ways the server is used, and where each lives:
   spec, its overlay, validators, limits) and `app/http/` (middleware, bridge, auth, errors);
   `app/storage.py` opens the database (in the state directory `app/state_dir.py` trusts);
   `app/cloud.py` is resolve_credentials' configuration;
-- operating and testing: `app/cli/` (`alien-server`, `python -m app`) and, only with
-  ALIEN_TEST_MODE=1, `app/testmode/`.
+- operating and testing: `app/cli/` (`alien-server`, `python -m app`), only with
+  ALIEN_TEST_MODE=1 `app/testmode/`, and `app/pytest_plugin.py` (pytest's `alien_server`
+  plugin, which starts a test-mode server for a client's suite);
+- watching: `app/console/`, the live console at `/console`.
 
 `app/settings.py` reads the environment, for all of them; it imports no framework. The import
 rules between these parts are held by tests/test_layers.py.

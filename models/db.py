@@ -9,6 +9,8 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import peewee
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
@@ -16,7 +18,59 @@ from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 from models import revocation
 from models.engines import CheckedPooledPostgresqlDatabase, CommitOutcomeUnknown, SqliteWalDatabase
 
+_ROUTE: ContextVar[tuple[str, peewee.Database] | None] = ContextVar("db_route", default=None)
+_BOUND = peewee.DatabaseProxy.__dict__["obj"]  # the proxy's own slot
+
+
+class RoutedDatabaseProxy(peewee.DatabaseProxy):
+    """Peewee's proxy, which a context may point elsewhere (`routed`): test mode's namespaces
+    (app/testmode/namespaces.py), each a database of its own behind one set of models. Outside
+    a route, `obj` is the database `initialize` bound, as with peewee's proxy. `db` becomes one
+    only when test mode asks (`allow_routes`): elsewhere every query reads peewee's plain slot,
+    not this property."""
+
+    __slots__ = ()
+
+    @property
+    def obj(self) -> Any:
+        route = _ROUTE.get()
+        return _BOUND.__get__(self) if route is None else route[1]
+
+    @obj.setter
+    def obj(self, value: Any) -> None:
+        _BOUND.__set__(self, value)
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        object.__setattr__(self, attr, value)
+
+
 db = peewee.DatabaseProxy()
+
+
+def allow_routes() -> None:
+    """Let `routed` point `db` elsewhere (test mode's namespaces). The same object keeps its
+    state and identity, so every model bound to it follows; only its class changes."""
+    object.__setattr__(db, "__class__", RoutedDatabaseProxy)  # peewee's proxy refuses setattr
+
+
+@contextmanager
+def routed(name: str, database: peewee.Database) -> Iterator[None]:
+    """Within this block (and the threads it hands its context to), `db` is `database`
+    (after `allow_routes`)."""
+    assert isinstance(db, RoutedDatabaseProxy), "allow_routes() first"
+    token = _ROUTE.set((name, database))
+    try:
+        yield
+    finally:
+        _ROUTE.reset(token)
+
+
+def route_name() -> str:
+    """The name of the route in force ("" outside one): what keeps caches apart."""
+    route = _ROUTE.get()
+    return "" if route is None else route[0]
+
+
 log = logging.getLogger("alien.db")
 
 

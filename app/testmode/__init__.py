@@ -21,6 +21,7 @@ from app.contract.overlay import ALIEN_ERROR
 from app.contract.spec import operations
 from app.settings import WORKER_BOOT_ERROR, Settings
 from app.testmode import fixture_file
+from app.testmode.namespaces import Namespaces
 from app.testmode.prefer import PreferControls, possible_statuses
 from app.testmode.recording import Recorder
 from app.testmode.routes import TestRoutes
@@ -43,6 +44,9 @@ def install(app: FlaskApp, settings: Settings, spec: dict[str, Any]) -> None:
         clock.share_through_database()  # before the load: fixture leases age by the shared clock
         fixture_store.load(loaded)
     statuses = possible_statuses(spec)
+    app.add_middleware(  # first: outside the journal, which then writes in the namespace
+        Namespaces, position=MiddlewarePosition.BEFORE_EXCEPTION, settings=settings, loaded=loaded
+    )
     app.add_middleware(
         TestRoutes,
         position=MiddlewarePosition.BEFORE_SWAGGER,

@@ -31,7 +31,8 @@ from models import testkit
 from models.db import request_connection
 
 MAX_RECORDED_BODY = 1024 * 1024  # a body beyond this is recorded as its size only
-PREFIX = "/_test/"
+#: Never journaled: the test controls themselves, and the console's polls (a write a second).
+NOT_JOURNALED = ("/_test/", "/console")
 
 
 def _body(raw: bytes) -> Any:
@@ -99,7 +100,7 @@ class Recorder:
             self.file.write(record)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(PREFIX):
+        if scope["type"] != "http" or scope["path"].startswith(NOT_JOURNALED):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -242,6 +242,11 @@ def test_fault_reset_resets_the_connection_and_changes_nothing(faulty, admin, se
     received, error = raw_exchange(faulty, request)
     assert received == b"" and isinstance(error, ConnectionResetError)
     assert "after-reset" not in group_names(faulty, admin)
+    journal = call(faulty, "GET", "/_test/requests?operationId=create_deployment_group", admin)
+    (exchange,) = journal.json()["items"]  # kept, with the body it never answered
+    assert exchange["answered"] == "fault" and exchange["request"]["body"] == {
+        "name": "after-reset"
+    }
 
 
 def test_fault_empty_closes_without_a_byte_and_changes_nothing(faulty, admin, settings):

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,16 @@ def test_stubs_and_the_journal_are_one_across_instances(live_server, admin):
         assert [e["path"] for e in seen] == [f"/v1/deployments/dep_{i}"]
         assert seen[0]["requestId"] == answer.headers["x-request-id"]
         last = seen[0]["sequence"]
+
+    if os.environ.get("ALIEN_TEST_DB", "sqlite") != "sqlite":
+        return  # namespaces need SQLite (tests/app/testmode/test_namespaces.py)
+    # A namespace made through one instance is the world the other serves under that name.
+    created = call(a, "POST", "/_test/ns/t1/v1/deployment-groups", admin, {"name": "in-t1"})
+    assert created.status_code == 200
+    for server in (a, b, a, b):
+        listed = call(server, "GET", "/_test/ns/t1/v1/deployment-groups", admin).json()["items"]
+        assert "in-t1" in {g["name"] for g in listed}
+        assert call(server, "GET", "/_test/ns/t2/v1/deployment-groups/x", admin).status_code == 404
 
 
 def test_after_many_advances_reset_and_restart_still_work(live_server, admin):
