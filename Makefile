@@ -7,7 +7,7 @@ WEB_CONCURRENCY ?= 2
 PYTEST_ARGS     ?=
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: install run test test-sqlite test-postgres coverage lint fmt bench contract admin-token clean
+.PHONY: install run test test-sqlite test-postgres coverage lint fmt bench contract mutation admin-token clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -66,5 +66,8 @@ bench: $(VENV)/.test
 contract: $(VENV)/.test
 	$(PY) -m tests.contract.run $(CONTRACT_ARGS)
 
+mutation: $(VENV)/.test
+	$(PY) -m pip install -q -e '.[mutation]' && $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS); $(VENV)/bin/mutmut results
+
 clean:
-	rm -rf $(VENV) .alien-manager .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
+	rm -rf $(VENV) .alien-manager mutants .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
