@@ -7,7 +7,7 @@ WEB_CONCURRENCY ?= 2
 PYTEST_ARGS     ?=
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: install run test test-sqlite test-postgres coverage lint fmt bench contract admin-token clean
+.PHONY: install run test test-sqlite test-postgres coverage lint fmt bench contract mutation admin-token clean
 
 # pip's own lines ("Collecting ...", "Installing ...") are the progress of a first install.
 $(VENV)/bin/python:
@@ -69,5 +69,8 @@ bench: $(VENV)/.test
 contract: $(VENV)/.test
 	$(PY) -m tests.contract.run $(CONTRACT_ARGS)
 
+mutation: $(VENV)/.test
+	$(PY) -m pip install -q -e '.[mutation]' && $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS); $(VENV)/bin/mutmut results
+
 clean:
-	rm -rf $(VENV) .alien-manager .alien-manager-test .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
+	rm -rf $(VENV) .alien-manager .alien-manager-test mutants .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

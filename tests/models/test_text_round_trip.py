@@ -15,7 +15,13 @@ NAMES = [
 ]
 
 
-@pytest.mark.parametrize("name", NAMES, ids=repr)
+def printable(value: str) -> str:
+    """A test id of printable ASCII only: pytest escapes any other character in a node id, and
+    such an id does not select its test when given back on the command line (mutmut does)."""
+    return ascii(value).replace("\\", "/")
+
+
+@pytest.mark.parametrize("name", NAMES, ids=printable)
 def test_group_and_deployment_names_round_trip(client, api, name):
     group = client.post("/v1/deployment-groups", json={"name": name}, headers=api.admin).json()
     assert group["name"] == name
@@ -25,7 +31,7 @@ def test_group_and_deployment_names_round_trip(client, api, name):
     assert api.get(f"/v1/deployments/{deployment['id']}")["name"] == name
 
 
-@pytest.mark.parametrize("ident", ["dep_\x00", "\x00"], ids=repr)
+@pytest.mark.parametrize("ident", ["dep_\x00", "\x00"], ids=printable)
 def test_ids_with_nul_are_simply_not_found(client, api, ident):
     api.group()
     response = client.post(

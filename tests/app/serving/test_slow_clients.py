@@ -7,6 +7,7 @@ clients are raw sockets, because an HTTP library would never send half a request
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -88,11 +89,9 @@ def fresh() -> Iterator[httpx.Client]:
         yield client
 
 
-def answered_in(fresh: httpx.Client, url: str, headers: dict[str, str] | None = None) -> float:
-    started = time.monotonic()
+def answered(fresh: httpx.Client, url: str, headers: dict[str, str] | None = None) -> None:
     response = fresh.get(url, headers=headers)
     assert response.status_code == 200, response.text
-    return time.monotonic() - started
 
 
 def stall(server: LiveServer, kind: str) -> socket.socket:
@@ -122,11 +121,22 @@ def drip(sockets: list[socket.socket], stop: threading.Event) -> None:
 
 EXPECTED = {kind: status for kind, (_, status) in STALLS.items()}
 EXPECTED |= {"dripping headers": 408, "idle keep-alive": None}
+#: The kinds only a deadline ends: while one is open, the server has not been freed of it.
+HELD = {kind for kind, status in EXPECTED.items() if status in (408, None)}
+ROUNDS = 3  # rounds a test may need before its verdict stands (see below)
 
 
-def test_stalled_connections_neither_starve_the_server_nor_stay_open(server, fresh):
-    """64 connections of every stalling kind; meanwhile the server answers others at once, and
-    it closes every stalled one (with the AlienError it owes, if any) within its deadline."""
+def still_open(sock: socket.socket) -> bool:
+    """Whether the server has neither answered nor closed `sock` yet (never waits)."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    return not readable  # readable: an answer waiting, or the end of the connection
+
+
+def stalled_round(server: LiveServer, fresh: httpx.Client) -> bool:
+    """64 connections of every stalling kind; fresh requests meanwhile. Every stalled connection
+    must be closed by the server within its deadline, with the AlienError it owes (if any).
+    True when the fresh requests were answered while every connection only a deadline ends was
+    still open."""
     kinds = list(EXPECTED)
     sockets: list[tuple[str, socket.socket]] = []
     stop = threading.Event()
@@ -139,10 +149,9 @@ def test_stalled_connections_neither_starve_the_server_nor_stay_open(server, fre
         stalled_at = time.monotonic()
         dripping += [sock for kind, sock in sockets if kind == "dripping headers"]
         dripper.start()
-        for _ in range(5):
-            assert answered_in(fresh, server.url + "/health") < 1
-            assert answered_in(fresh, server.url + "/v1/whoami", AUTH) < 1
-        assert time.monotonic() - stalled_at < DEADLINE, "too slow to prove anything: rerun"
+        answered(fresh, server.url + "/health")
+        answered(fresh, server.url + "/v1/whoami", AUTH)
+        not_starved = all(still_open(sock) for kind, sock in sockets if kind in HELD)
         outcomes = [
             (kind, *read_until_closed(sock, stalled_at + DEADLINE + MARGIN))
             for kind, sock in sockets
@@ -154,15 +163,34 @@ def test_stalled_connections_neither_starve_the_server_nor_stay_open(server, fre
         for _, sock in sockets:
             sock.close()
 
-    still_open = [kind for kind, _, closed_at in outcomes if closed_at is None]
-    assert not still_open, f"still open {DEADLINE + MARGIN} s after stalling: {still_open}"
+    still = [kind for kind, _, closed_at in outcomes if closed_at is None]
+    assert not still, f"still open {DEADLINE + MARGIN} s after stalling: {still}"
     for kind, raw, _ in outcomes:
         assert status_of(raw) == EXPECTED[kind], (kind, raw[:300])
         if EXPECTED[kind] is not None:
             head_part, body = raw.split(b"\r\n\r\n", 1)
             assert json.loads(body)["httpStatusCode"] == EXPECTED[kind], (kind, body)
             assert b"connection: close" in head_part.lower(), (kind, head_part)
-    assert answered_in(fresh, server.url + "/health") < 1
+    answered(fresh, server.url + "/health")
+    return not_starved
+
+
+def test_stalled_connections_neither_starve_the_server_nor_stay_open(server, fresh):
+    """Stalled connections do not starve the server, shown by the order of events, not by time.
+    A server they starved could answer a fresh request only once a deadline had freed it of one
+    of them, so an answer that comes while every one of them is still open shows it was not
+    starved, however long the answer took. On a machine too loaded to answer before the first
+    deadline, a round shows nothing either way and runs again: a starved server fails every
+    round, a loaded one passes as soon as one round gets its answers in."""
+    rounds = 0
+    while rounds < ROUNDS:
+        rounds += 1
+        if stalled_round(server, fresh):
+            return
+    pytest.fail(
+        f"in each of {ROUNDS} rounds, the fresh requests were answered only after a stalled"
+        " connection had been closed at its deadline: the stalled connections starve the server"
+    )
 
 
 def exchange(server: LiveServer, request: bytes, wait: float) -> tuple[bytes, float | None, float]:

@@ -5,7 +5,6 @@ when `node` is installed."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -53,7 +52,6 @@ def test_the_readme_pytest_suite_passes_through_the_plugin(tmp_path):
     assert "3 passed" in result.stdout
 
 
-@pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="pytest-xdist not installed")
 def test_the_readme_pytest_suite_passes_under_two_processes(tmp_path):
     result = run_pytest(suite(tmp_path), "-n", "2")
     assert result.returncode == 0, result.stdout + result.stderr
