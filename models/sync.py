@@ -157,10 +157,6 @@ def reconcile(
     releases its lease, or when that lease goes stale (`release`, `_remove_deleted`).
     """
     current = (state.get("currentRelease") or {}).get("releaseId")
-    if current is not None and "\x00" in current:  # an id column: PostgreSQL cannot hold NUL
-        raise BadRequest(
-            "state.currentRelease.releaseId must not contain NUL", {"deployment_id": deployment_id}
-        )
     with db.atomic():
         if state["status"] == "running":
             lifecycle.release_fence(shared=True)  # before any row lock: same order as releases
