@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -134,7 +135,19 @@ def failure_summary(exc: BaseException) -> str:
         return "the connection was lost while committing: the change may have been saved"
     if isinstance(exc, peewee.OperationalError) and "locked" in str(exc):
         return "database is busy"
+    if is_disk_full(exc):
+        return "no space left for the database"
     return "database unavailable"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether the database could not write for want of space (SQLite's SQLITE_FULL, "database
+    or disk is full"; PostgreSQL's "No space left on device"): a state that passes when space is
+    freed, so a retryable 503 (docs/behaviour.md §12)."""
+    text = str(exc)
+    return isinstance(exc, peewee.OperationalError) and (
+        "disk is full" in text or "No space left on device" in text
+    )
 
 
 def is_commit_unknown(exc: BaseException) -> bool:
@@ -217,6 +230,23 @@ def bind_database(database: peewee.Database) -> None:
         elif not previous.is_closed():
             previous.close()
     db.initialize(database)
+
+
+#: Below this much free space where SQLite's file lives, `/ready` says the disk is full: a
+#: write may need a few pages of journal and WAL, so "not quite zero" already fails writes.
+MIN_FREE_BYTES = 1024 * 1024
+
+
+def space_left() -> bool:
+    """Whether SQLite's file has room to be written (docs/behaviour.md §12, "A full disk");
+    always True on PostgreSQL, whose disk is the database server's."""
+    if not isinstance(db.obj, peewee.SqliteDatabase):
+        return True
+    directory = os.path.dirname(os.path.abspath(db.obj.database))
+    try:
+        return shutil.disk_usage(directory).free >= MIN_FREE_BYTES
+    except OSError:
+        return True  # unreadable here: the database's own answer decides
 
 
 def answers() -> bool:

@@ -44,13 +44,12 @@ def error_responses(spec: dict[str, Any]) -> None:
     for _, _, op in operations(spec):
         statuses = ["500"]
         if op["operationId"] not in PUBLIC_OPERATIONS:
-            statuses += ["400", "401", "403", "404"]
+            # 503: a full disk under SQLite (§12); resolve_credentials' missing settings (§5.4)
+            statuses += ["400", "401", "403", "404", "503"]
         if "requestBody" in op:
             statuses += ["408", "413", "415"]
             if op["operationId"] == "reconcile":
                 statuses.append("409")
-        if op["operationId"] == "resolve_credentials":
-            statuses.append("503")  # the server's cloud settings are missing (§5.4)
         responses = op["responses"]
         for status in statuses:
             response = responses.setdefault(status, {"description": "AlienError"})

@@ -16,7 +16,7 @@ from starlette.routing import compile_path
 from app.contract.limits import clip
 from app.contract.spec import METHODS
 from app.contract.validation import ValidationProblem
-from models.db import DATABASE_FAILURES, failure_summary, is_commit_unknown
+from models.db import DATABASE_FAILURES, failure_summary, is_commit_unknown, is_disk_full
 from models.errors import DomainError
 
 log = logging.getLogger("alien.errors")
@@ -72,9 +72,10 @@ def alien_response(
     context: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     retryable: bool | None = None,
+    status: int | None = None,
 ) -> ConnexionResponse:
-    status = STATUS[code]
-    body = alien_body(code, message, context, retryable)
+    status = status or STATUS[code]
+    body = alien_body(code, message, context, retryable, status)
     headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
@@ -99,10 +100,14 @@ def _bounded(value: Any) -> Any:
 
 
 def alien_body(
-    code: str, message: str, context: dict[str, Any] | None = None, retryable: bool | None = None
+    code: str,
+    message: str,
+    context: dict[str, Any] | None = None,
+    retryable: bool | None = None,
+    status: int | None = None,
 ) -> dict[str, Any]:
     """The AlienError document, also for answers written below the app (the worker's protocol,
-    /ready). `retryable` overrides the code's own flag."""
+    /ready). `retryable` overrides the code's own flag, `status` its status."""
     message = clip(message, MAX_ECHO_CHARS)
     if code in REASON_IN_CONTEXT:
         context = {"reason": message} | (context or {})
@@ -111,7 +116,7 @@ def alien_body(
         body["context"] = _bounded(context)
     retryable = code in RETRYABLE if retryable is None else retryable
     body |= {"retryable": retryable, "internal": code in INTERNAL,
-             "httpStatusCode": STATUS[code]}  # fmt: skip
+             "httpStatusCode": status or STATUS[code]}  # fmt: skip
     return body
 
 
@@ -123,10 +128,14 @@ def internal_error(exc: BaseException) -> ConnexionResponse:
 def handle_database(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """The database failed (unreachable, restarted, busy, no pooled connection): the
     reference's retryable DATABASE_ERROR; the driver's own words go to the log only."""
-    log.error("database failure: %r", exc, exc_info=exc)
+    full = is_disk_full(exc)  # passes when space is freed: a 503, and no traceback (§12)
+    log.error("database failure: %r", exc, exc_info=None if full else exc)
     message = f"Database operation failed: {failure_summary(exc)}"
+    status = 503 if full else None
     # Lost during COMMIT, the write may have been saved: a blind retry could apply it twice.
-    return alien_response("DATABASE_ERROR", message, retryable=not is_commit_unknown(exc))
+    return alien_response(
+        "DATABASE_ERROR", message, retryable=not is_commit_unknown(exc), status=status
+    )
 
 
 def handle_domain(_request: ConnexionRequest, exc: DomainError) -> ConnexionResponse:

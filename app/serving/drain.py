@@ -21,7 +21,8 @@ database_answers = BoundedCheck(db.answers)
 
 def ready() -> tuple[dict[str, Any], int]:
     """`GET /ready` (outside the spec): whether a load balancer should send traffic here; not
-    while draining, not while the database does not answer (within a second)."""
+    while draining, not while the database does not answer (within a second), not while
+    SQLite's disk is full."""
     if draining.is_set():
         return alien_body("SERVICE_UNAVAILABLE", "The server is shutting down"), 503
     try:
@@ -30,4 +31,6 @@ def ready() -> tuple[dict[str, Any], int]:
         answered = False
     if not answered:
         return alien_body("SERVICE_UNAVAILABLE", "The database does not answer"), 503
+    if not db.space_left():
+        return alien_body("SERVICE_UNAVAILABLE", "No space left on the database's disk"), 503
     return {"status": "ready"}, 200

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from connexion.exceptions import OAuthProblem
@@ -35,6 +37,7 @@ from prometheus_client.registry import Collector
 from starlette.types import Scope
 
 from app.http.error_responses import alien_body
+from app.serving import metric_files
 from app.serving.probe import BoundedCheck, TimedOut
 from app.settings import Settings
 from models import clock, sync
@@ -43,6 +46,24 @@ from models.deployments import Deployment
 
 #: The label of requests no operation of the spec answers (/metrics, /ui, unknown paths).
 NO_OPERATION = "none"
+
+log = logging.getLogger("alien")
+metric_files.install()
+
+
+_lost_once = threading.Event()  # a process-wide fact: a metric update was lost
+
+
+def _counted(record: Callable[[], None]) -> None:
+    """Run one metric update; on a full disk (a value's file cannot grow: ENOSPC) the update is
+    lost, the request is not, and the first loss is logged. Values whose place in the files
+    exists keep counting."""
+    try:
+        record()
+    except OSError as exc:
+        if not _lost_once.is_set():
+            _lost_once.set()
+            log.warning("metrics: a value could not be written (%s); new series go uncounted", exc)
 
 
 class Metrics:
@@ -102,11 +123,11 @@ class Metrics:
 
     def pool_changed(self, in_use: int) -> None:
         """models.db calls this as its pool hands out or takes back a connection."""
-        self.pool_in_use.set(in_use)
+        _counted(lambda: self.pool_in_use.set(in_use))
 
     def telemetry_received(self, signal: str, outcome: str, items: int) -> None:
         """app/http/telemetry.py calls this for every export request it accepted."""
-        self.telemetry.labels(signal, outcome).inc(items)
+        _counted(lambda: self.telemetry.labels(signal, outcome).inc(items))
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         """Count and time one answered request (app/http/request_log.py calls it). The
@@ -114,8 +135,8 @@ class Metrics:
         in a copy of the scope that shares that one dict."""
         routing: dict[str, Any] = scope.get("extensions", {}).get("connexion_routing", {})
         operation_id = routing.get("operation_id") or NO_OPERATION
-        self.requests.labels(operation_id, scope["method"], str(status)).inc()
-        self.latency.labels(operation_id).observe(seconds)
+        _counted(lambda: self.requests.labels(operation_id, scope["method"], str(status)).inc())
+        _counted(lambda: self.latency.labels(operation_id).observe(seconds))
 
 
 class StateCollector(Collector):
