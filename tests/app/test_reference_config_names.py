@@ -80,7 +80,7 @@ def test_check_config_says_where_the_reference_names_went(tmp_path: Path):
         ALIEN_DEPLOYMENT_INTERVAL="10",
     )
     assert result.returncode == 0, result.stderr
-    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
     assert lines["PORT"].split()[1:] == ["9191", "environment", "(ALIEN_SERVER_PORT)"]
     assert f"sqlite:///{tmp_path / 'ref.db'}" in lines["DATABASE_URL"]
     assert "environment (ALIEN_DB_PATH)" in lines["DATABASE_URL"]
