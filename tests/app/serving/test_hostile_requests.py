@@ -41,6 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         "AWS_SECRET_ACCESS_KEY": LONG_SECRET,
         "AWS_SESSION_TOKEN": "t" * 3000,
         "AWS_REGION": "eu-west-1",
+        "AWS_ACCOUNT_ID": "123456789012",  # required since issue 22 (the reference's AwsClientConfig)
     }
     with LiveServer(f"sqlite:///{state / 'alien.db'}", state, workers=1, env=env) as live:
         yield live
