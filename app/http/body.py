@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.types import Receive
+from starlette.types import Message, Receive
 
 
 class BodyTooLarge(Exception):
@@ -26,6 +26,21 @@ async def read_body(receive: Receive, max_bytes: int | None = None) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the layers inside, once `body` has been read whole by a layer outside:
+    the body first, then whatever the connection says next (a disconnect)."""
+    replayed = False
+
+    async def again() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
 
 
 def has_body(headers: dict[bytes, bytes]) -> bool:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from connexion.exceptions import ProblemException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.http.body import BodyTooLarge, has_body, read_body
+from app.http.body import BodyTooLarge, has_body, read_body, replay
 from app.http.request_log import CONTROL
 
 FORM_TYPES = (b"multipart/", b"application/x-www-form-urlencoded")
@@ -106,13 +106,4 @@ class RequestGate:
             *((k, v) for k, v in scope["headers"] if k != b"transfer-encoding"),
             (b"content-length", str(len(body)).encode()),
         ]
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from app.http.body import read_body
+from app.http.body import read_body, replay
 from app.http.error_responses import INTERNAL_ERROR_MESSAGE, STATUS, alien_body
 
 FAULTS = ("reset", "empty", "truncated")
@@ -71,20 +71,6 @@ async def error_body(
         message = f"Deployment '{deployment_id}' is locked"
         context = {"deployment_id": deployment_id, "locked_by": OTHER_SESSION}
     return alien_body(code, f"{message} ({why}, test mode)", context), receive
-
-
-def replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` for the layers inside, once the body has been read here."""
-    replayed = False
-
-    async def again() -> Message:
-        nonlocal replayed
-        if replayed:
-            return await receive()
-        replayed = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return again
 
 
 async def respond(
