@@ -1,0 +1,103 @@
+"""The fast path of validation: each schema compiled once by jsonschema-rs, jsonschema kept as
+the judge.
+
+`jsonschema` (with Connexion's and app/contract/validation.py's extensions) decides what is
+valid and words every error; it walks a document in Python, which was most of a 50-item page's
+time. Here the same schema is compiled by `jsonschema_rs` after `translate` rewrites the
+extensions into standard Draft 4, and a document it accepts is accepted without the walk. A
+document it refuses goes to jsonschema, whose verdict and messages stand. So the fast path can
+only ever be wrong by accepting what jsonschema refuses; tests/app/contract/test_fast.py
+generates valid and invalid documents for every schema of the spec and checks that the two
+agree.
+
+What `translate` rewrites (and why each is the same rule):
+
+- `nullable` (or `x-nullable`) truthy beside `type`, `enum`, `allOf`, `anyOf` or `oneOf`: the
+  extended validators skip exactly those keywords for `null`, and every other Draft 4 keyword
+  but `not` passes for `null`, so the schema becomes `anyOf: [{type: null, not: <its not>},
+  <the rest>]`. Only for the validators that have the rule (`nullable=True`).
+- `format: int32` / `int64`: a range on integers (bools and other types pass), as the format
+  checker has it; jsonschema-rs checks formats on strings only.
+- `writeOnly` / `x-writeOnly` in a response: Connexion refuses the property outright, so the
+  schema becomes `false` (`not: {}`).
+- `$ref` with siblings: Draft 4 ignores the siblings (jsonschema's legacy rule), so they go.
+
+Anything else a schema might hold that the two libraries could read differently (another
+`format`, a `pattern`: `re.search` against Rust's regex) leaves that schema without a fast
+path, so it is validated by jsonschema alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+
+NULLABLE_KEYWORDS = ("type", "enum", "allOf", "anyOf", "oneOf")
+INT_RANGES = {"int32": 2**31, "int64": 2**63}
+#: Keywords whose value is one schema, a list of schemas, or a map of name -> schema.
+ONE = ("not", "additionalProperties", "additionalItems")
+MANY = ("allOf", "anyOf", "oneOf")
+BY_NAME = ("properties", "patternProperties", "definitions")
+
+
+class NoFastPath(Exception):
+    """The schema holds something the two libraries may read differently."""
+
+
+def translate(schema: Any, *, nullable: bool, response: bool) -> Any:
+    """`schema` in standard Draft 4, meaning what jsonschema with the extensions means (see the
+    module docstring). Raises NoFastPath where that cannot be promised."""
+    if not isinstance(schema, dict):
+        return schema  # true/false are not Draft 4, and jsonschema-rs refuses them too
+
+    def sub(value: Any) -> Any:
+        return translate(value, nullable=nullable, response=response)
+
+    if "$ref" in schema:
+        return {"$ref": schema["$ref"]}
+    if "pattern" in schema or "patternProperties" in schema:
+        raise NoFastPath("pattern")
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ONE:
+            out[key] = sub(value)
+        elif key in MANY:
+            out[key] = [sub(v) for v in value]
+        elif key in BY_NAME:
+            out[key] = {name: sub(v) for name, v in value.items()}
+        elif key == "items":
+            out[key] = [sub(v) for v in value] if isinstance(value, list) else sub(value)
+        elif key == "dependencies":
+            out[key] = {k: v if isinstance(v, list) else sub(v) for k, v in value.items()}
+        elif key == "components":  # a component schema's own document (`$ref`s point here)
+            out[key] = {"schemas": {name: sub(v) for name, v in value.get("schemas", {}).items()}}
+        elif key == "format":
+            if value not in INT_RANGES:
+                raise NoFastPath(f"format {value!r}")
+        else:
+            out[key] = value
+    if response and (schema.get("writeOnly") or schema.get("x-writeOnly")):
+        return {"not": {}}
+    bound = INT_RANGES.get(schema.get("format"))  # type: ignore[arg-type]
+    if bound is not None:
+        in_range = {"minimum": -bound, "maximum": bound - 1}
+        out = {"allOf": [out, {"anyOf": [{"not": {"type": "integer"}}, in_range]}]}
+    is_nullable = schema.get("x-nullable") is True or bool(schema.get("nullable"))
+    if nullable and is_nullable and any(k in schema for k in NULLABLE_KEYWORDS):
+        rest = {k: v for k, v in out.items() if k not in ("nullable", "x-nullable")}
+        null: dict[str, Any] = {"type": "null"}
+        if "not" in rest:
+            null["not"] = rest["not"]
+        out = {"anyOf": [null, rest]}
+    return out
+
+
+def compile_fast(schema: Any, *, nullable: bool, response: bool) -> Any | None:
+    """A jsonschema-rs Draft 4 validator meaning what jsonschema with the extensions means, or
+    None where no fast path is promised."""
+    try:
+        translated = translate(schema, nullable=nullable, response=response)
+        return jsonschema_rs.Draft4Validator(translated, validate_formats=False)
+    except (NoFastPath, ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError):
+        return None
