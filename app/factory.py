@@ -25,7 +25,7 @@ from app.contract.overlay import overlay
 from app.contract.spec import raw_bytes, raw_spec
 from app.contract.strict_json import CompactJsonifier, StrictJSONProvider
 from app.contract.validation import SpecContract, compile_schemas, validator_map
-from app.http import error_responses
+from app.http import error_responses, lean
 from app.http.auth import TokenCache, bearer_handler
 from app.http.bridge import OneHopWSGI
 from app.http.cors import Cors
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FlaskApp:
         from app import testmode
 
         testmode.install(app, settings, spec)
+    lean.install(app)  # last: Connexion places middleware by its own classes
     return app
 
 
