@@ -121,7 +121,7 @@ class Deployment(BaseModel):
         desired_release_id: str | None,
         environment_variables: list[dict[str, Any]] | None = None,
     ) -> Deployment:
-        return cls.create(
+        return cls.insert_row(
             id=f"dep_{uuid.uuid4()}",
             name=name,
             deployment_group=group_id,

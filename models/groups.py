@@ -32,7 +32,7 @@ class DeploymentGroup(BaseModel):
 
     @classmethod
     def create_new(cls, name: str, max_deployments: int | None = None) -> DeploymentGroup:
-        return cls.create(
+        return cls.insert_row(
             id=f"dg_{uuid.uuid4()}",
             name=name,
             max_deployments=DEFAULT_MAX_DEPLOYMENTS if max_deployments is None else max_deployments,

@@ -29,8 +29,8 @@ def keyset_page(
         query = query.where(peewee.Tuple(model.created_at, model.id) < peewee.Tuple(micros, ident))
     query = query.order_by(model.created_at.desc(), model.id.desc())
     if limit is None:
-        return list(query), None
-    rows = list(query.limit(limit + 1))
+        return model.rows(query), None
+    rows = model.rows(query.limit(limit + 1))
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

@@ -29,7 +29,7 @@ class Release(BaseModel):
     @classmethod
     def insert_new(cls, stack: dict[str, Any], git_metadata: dict[str, Any] | None) -> Release:
         """Insert a release and its platform index rows (call inside a transaction)."""
-        release = cls.create(
+        release = cls.insert_row(
             id=f"rel_{uuid.uuid4()}",
             stack=stack,
             git_metadata=git_metadata,

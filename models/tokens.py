@@ -101,7 +101,7 @@ class Token(BaseModel):
         deployment_id: str | None = None,
         configured: bool = False,
     ) -> Token:
-        return cls.create(
+        return cls.insert_row(
             id=f"tok_{uuid.uuid4()}",
             kind=kind,
             token_hash=hash_token(raw),
