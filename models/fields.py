@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import peewee
 
 
@@ -17,7 +18,12 @@ class JSONField(peewee.TextField):
         return None if value is None else json.dumps(value, separators=(",", ":"))
 
     def python_value(self, value: str | None) -> Any:
-        return None if value is None else json.loads(value)
+        if value is None:
+            return None
+        try:  # the same values as json.loads, in a fraction of its time (a page reads 50 rows)
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:  # an integer beyond 64 bits, which orjson refuses
+            return json.loads(value)
 
 
 class ExactText(peewee.TextField):
@@ -31,7 +37,9 @@ class ExactText(peewee.TextField):
         return None if value is None else value.replace("\\", "\\\\").replace("\x00", "\\0")
 
     def python_value(self, value: str | None) -> str | None:
-        return None if value is None else _UNESCAPE.sub(_unescape, value)
+        if value is None or "\\" not in value:  # nothing escaped: most text
+            return value
+        return _UNESCAPE.sub(_unescape, value)
 
 
 _UNESCAPE = re.compile(r"\\(\\|0)")
