@@ -41,17 +41,17 @@ class BodyDeadline:
             nonlocal complete, left
             if complete:  # only a disconnect is left to wait for: no deadline on that
                 return await receive()
-            waiting = asyncio.ensure_future(receive())
             started = loop.time()
-            done, _ = await asyncio.wait((waiting,), timeout=max(left, 0))
-            left -= loop.time() - started
-            if not done:
-                waiting.cancel()
+            try:  # a timer, not a task per chunk: a body already there is taken at once
+                async with asyncio.timeout(max(left, 0)):
+                    message = await receive()
+            except TimeoutError:
                 raise ProblemException(
                     status=408, title="Request Timeout",
                     detail=f"The request body did not arrive within {self.seconds:g} seconds",
-                )  # fmt: skip
-            message = waiting.result()
+                ) from None  # fmt: skip
+            finally:
+                left -= loop.time() - started
             complete = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
