@@ -18,8 +18,8 @@ What `translate` rewrites (and why each is the same rule):
   <the rest>]`. Only for the validators that have the rule (`nullable=True`).
 - `format: int32` / `int64`: a range on integers (bools and other types pass), as the format
   checker has it; jsonschema-rs checks formats on strings only.
-- `writeOnly` / `x-writeOnly` in a response: Connexion refuses the property outright, so the
-  schema becomes `false` (`not: {}`).
+- `writeOnly` / `x-writeOnly` in a response: Connexion refuses the property outright, whatever
+  the keyword's value (even `false`), so the schema becomes `false` (`not: {}`).
 - `$ref` with siblings: Draft 4 ignores the siblings (jsonschema's legacy rule), so they go.
 
 Anything else a schema might hold that the two libraries could read differently (another
@@ -77,8 +77,8 @@ def translate(schema: Any, *, nullable: bool, response: bool) -> Any:
                 raise NoFastPath(f"format {value!r}")
         else:
             out[key] = value
-    if response and (schema.get("writeOnly") or schema.get("x-writeOnly")):
-        return {"not": {}}
+    if response and ("writeOnly" in schema or "x-writeOnly" in schema):
+        return {"not": {}}  # whatever its value: Connexion's rule fails on the keyword alone
     bound = INT_RANGES.get(schema.get("format"))  # type: ignore[arg-type]
     if bound is not None:
         in_range = {"minimum": -bound, "maximum": bound - 1}

@@ -189,6 +189,8 @@ RULES = [
     (ResponseValidator, WRITE_ONLY, {"secret": "x"}, False),
     (ResponseValidator, WRITE_ONLY, {}, True),
     (RequestValidator, WRITE_ONLY, {"secret": "x"}, True),
+    (ResponseValidator, {"writeOnly": False}, 1, False),
+    (ResponseValidator, {"x-writeOnly": None}, 1, False),
     # `$ref` siblings are ignored
     (RequestValidator, REF_SIBLINGS, {"a": "x"}, True),
     (RequestValidator, REF_SIBLINGS, {"a": 1}, False),
