@@ -5,10 +5,12 @@ the judge.
 valid and words every error; it walks a document in Python, which was most of a 50-item page's
 time. Here the same schema is compiled by `jsonschema_rs` after `translate` rewrites the
 extensions into standard Draft 4, and a document it accepts is accepted without the walk. A
-document it refuses goes to jsonschema, whose verdict and messages stand. So the fast path can
-only ever be wrong by accepting what jsonschema refuses; tests/app/contract/test_fast.py
-generates valid and invalid documents for every schema of the spec and checks that the two
-agree.
+document it refuses goes to jsonschema, whose verdict and messages stand, and so does one it
+cannot read (`Compiled`). So the fast path can only ever be wrong by accepting what jsonschema
+refuses; tests/app/contract/test_fast.py generates valid and invalid documents for every schema
+of the spec and checks that the two agree. It is asked about parsed JSON only (request and
+response bodies, parameters): a Python tuple, say, is an array to jsonschema-rs and not to
+jsonschema.
 
 What `translate` rewrites (and why each is the same rule):
 
@@ -93,11 +95,28 @@ def translate(schema: Any, *, nullable: bool, response: bool) -> Any:
     return out
 
 
-def compile_fast(schema: Any, *, nullable: bool, response: bool) -> Any | None:
+class Compiled:
+    """A jsonschema-rs validator that refuses, rather than raises on, a value it cannot read: a
+    string with a lone UTF-16 surrogate (json.loads makes one of `"\\ud800"`; jsonschema
+    accepts it as a string), a non-string key, a type JSON has not. jsonschema then judges it."""
+
+    __slots__ = ("_validator",)
+
+    def __init__(self, validator: Any) -> None:
+        self._validator = validator
+
+    def is_valid(self, value: Any) -> bool:
+        try:
+            return bool(self._validator.is_valid(value))
+        except (ValueError, TypeError):  # UnicodeEncodeError is a ValueError
+            return False
+
+
+def compile_fast(schema: Any, *, nullable: bool, response: bool) -> Compiled | None:
     """A jsonschema-rs Draft 4 validator meaning what jsonschema with the extensions means, or
     None where no fast path is promised."""
     try:
         translated = translate(schema, nullable=nullable, response=response)
-        return jsonschema_rs.Draft4Validator(translated, validate_formats=False)
+        return Compiled(jsonschema_rs.Draft4Validator(translated, validate_formats=False))
     except (NoFastPath, ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError):
         return None

@@ -35,6 +35,8 @@ from app.contract.validation import (
     RequestValidator,
     ResponseValidator,
     _build,
+    errors_of,
+    is_valid,
 )
 from tests.app.contract.instances import near
 
@@ -233,3 +235,24 @@ def test_nan_is_refused_by_the_fast_path_and_judged_by_jsonschema():
     assert quick is not None
     assert Draft4Validator({"type": "number"}).is_valid(math.nan)
     assert not quick.is_valid(math.nan)
+
+
+@pytest.mark.parametrize(
+    ("schema", "document"),
+    [
+        ({"type": "string"}, "\ud800"),  # json.loads('"\\ud800"')
+        ({"properties": {"a": {"enum": ["x"]}}}, {"a": "\udfff"}),
+        ({"type": "object"}, {1: "a"}),
+    ],
+)
+def test_what_the_fast_path_cannot_read_goes_to_jsonschema(schema, document):
+    """Outside the property test's domain (requests with a lone surrogate are refused before
+    validation): the fast path refuses instead of raising, and jsonschema judges."""
+    quick = compile_fast(schema, nullable=True, response=True)
+    assert quick is not None
+    assert quick.is_valid(document) is False
+    judge = ResponseValidator(schema, format_checker=FORMATS)
+    assert is_valid(ResponseValidator, schema, document) is judge.is_valid(document)
+    assert len(errors_of(ResponseValidator, schema, document)) == len(
+        list(judge.iter_errors(document))
+    )
