@@ -39,10 +39,12 @@ from app.contract.validation import (
     is_valid,
 )
 from tests.app.contract.instances import near
+from tests.app.contract.sweep import variants
 
 JSON = "application/json"
-#: Per distinct schema: ~0.1-0.5 s each (jsonschema's walk of a whole response dominates).
-EXAMPLES = 150
+#: Random documents per distinct schema, ~0.1-1 s of CPU each (jsonschema's walk of a whole
+#: response dominates); the edges themselves are swept (test_every_place_with_its_edge_values).
+EXAMPLES = 100
 #: Each schema must have drawn at least this many documents of each verdict...
 AT_LEAST = 15
 #: ...but a schema with fewer valid documents than that (Hypothesis draws each only once).
@@ -143,6 +145,22 @@ def test_the_fast_path_gives_jsonschemas_verdict(group: Group) -> None:
     agree()
     at_least = min(AT_LEAST, FEW_VALID.get(str(group), AT_LEAST))
     assert verdicts[True] >= at_least and verdicts[False] >= AT_LEAST, (str(group), verdicts)
+
+
+@pytest.mark.parametrize("group", groups(), ids=str)
+def test_every_place_with_its_edge_values(group: Group) -> None:
+    """Each place of a full document, changed to each value on or past its schema's lines
+    (tests/app/contract/sweep.py): what a random mutation hits too seldom, tried every time."""
+    _, validator, quick = _build(group.validator_class, group.schema)
+    verdicts: Counter[bool] = Counter()
+    for where, document in variants(group.schema, group.schema):
+        expected = bool(validator.is_valid(document))
+        assert quick.is_valid(document) == expected, (
+            f"{', '.join(group.names)}, {where}: jsonschema says "
+            f"{'valid' if expected else 'invalid'}, the fast path the opposite, for {document!r}"
+        )
+        verdicts[expected] += 1
+    assert verdicts[True] >= 1 and verdicts[False] >= 1, (str(group), verdicts)
 
 
 # The rules of `translate`, each beside the case that shows it is needed.
