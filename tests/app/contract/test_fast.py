@@ -246,6 +246,21 @@ def test_ref_siblings_are_dropped():
     }
 
 
+def test_components_are_compiled_only_where_a_ref_reaches_them():
+    components = {"schemas": {"Text": {"type": "string"}}}
+    with_ref = {
+        "properties": {"a": {"$ref": "#/components/schemas/Text"}},
+        "components": components,
+    }
+    without = {"properties": {"a": {"type": "string"}}, "components": components}
+    for schema in (with_ref, without):
+        quick = compile_fast(schema, nullable=True, response=False)
+        assert quick is not None
+        assert quick.is_valid({"a": "x"}) and not quick.is_valid({"a": 1})
+    unused = {"type": "string", "components": {"schemas": {"Bad": {"pattern": "^a"}}}}
+    assert compile_fast(unused, nullable=True, response=False) is not None
+
+
 def test_nan_is_refused_by_the_fast_path_and_judged_by_jsonschema():
     """Outside the property test's domain (the strict parser and the jsonifier refuse NaN):
     the two differ, in the harmless direction."""
