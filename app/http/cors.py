@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 NOT_FOR_BROWSERS = frozenset({"/metrics"})
 
@@ -44,4 +44,30 @@ class Cors(CORSMiddleware):
             ):
                 await self.app(scope, receive, send)
                 return
+        if scope["type"] == "http" and not any(k == b"origin" for k, _ in scope["headers"]):
+            await self.app(scope, receive, _varying(send))  # no CORS to answer: only `Vary`
+            return
         await super().__call__(scope, receive, send)
+
+
+def _varying(send: Send) -> Send:
+    """`send` that adds `Origin` to a response's `Vary`, as Starlette's CORS does for a request
+    without an `Origin` (so a cache keeps the answers to browsers apart): the `vary` headers
+    become one, where the first was, with `Origin` last. Without Starlette's two header
+    objects per response."""
+
+    async def send_varying(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            at = [i for i, (k, _) in enumerate(headers) if k == b"vary"]
+            joined = b", ".join([*(headers[i][1] for i in at), b"Origin"])
+            for i in reversed(at[1:]):
+                del headers[i]
+            if at:
+                headers[at[0]] = (b"vary", joined)
+            else:
+                headers.append((b"vary", joined))
+            message["headers"] = headers
+        await send(message)
+
+    return send_varying

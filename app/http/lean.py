@@ -4,8 +4,9 @@ Connexion 3.3 rebuilds on every request what only the operation decides. Its req
 builds two URI parsers and a parameter validator, a media-type table for the Content-Type
 check, and re-reads the body's definition; its response validation builds a media-type table
 and looks the response definition up twice; and Flask's view of an operation re-decorates the
-handler on every call (`inspect.signature` included) and builds another URI parser. Profiled,
-that was about a tenth of a GET (docs/performance.md).
+handler on every call (`inspect.signature` included), builds another URI parser and asks
+werkzeug for uploaded files; and Swagger UI's router tries its routes on every API request.
+Profiled, that was about a seventh of a GET (docs/performance.md).
 
 The subclasses here keep each of those per operation (per media type, per status) and then do
 what Connexion does with them, in the same order, raising the same problems: only where the
@@ -28,6 +29,7 @@ from connexion import FlaskApp, utils
 from connexion.apps.flask import FlaskApi, FlaskASGIApp, FlaskOperation
 from connexion.datastructures import MediaTypeDict
 from connexion.decorators import FlaskDecorator
+from connexion.decorators.parameter import SyncParameterDecorator, prep_kwargs, unwrap_decorators
 from connexion.exceptions import NonConformingResponseHeaders
 from connexion.middleware.request_validation import (
     RequestValidationAPI,
@@ -39,6 +41,8 @@ from connexion.middleware.response_validation import (
     ResponseValidationMiddleware,
     ResponseValidationOperation,
 )
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.utils import inspect_function_arguments
 from starlette.types import Receive, Scope, Send
 
 logger = logging.getLogger("connexion.middleware.validation")  # Connexion's, for its lines
@@ -46,6 +50,7 @@ logger = logging.getLogger("connexion.middleware.validation")  # Connexion's, fo
 #: Distinct Content-Type values remembered per operation; more (a client inventing them) start
 #: the table over.
 MAX_REMEMBERED = 64
+MULTIPART = "multipart/form-data"
 
 
 def _content_type(headers: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -140,6 +145,7 @@ class LeanResponseValidationOperation(ResponseValidationOperation):  # type: ign
         op = self._operation
         self._types = _Remembered()
         self._produced = MediaTypeDict([(p.lower(), None) for p in op.produces])
+        self._produced_types = _Remembered()
         self._plans = _Remembered()
         self._default_type = op.produces[0] if op.produces else "application/octet-stream"
 
@@ -147,7 +153,12 @@ class LeanResponseValidationOperation(ResponseValidationOperation):  # type: ign
         return _split(self._types, _content_type(headers), self._default_type)
 
     def validate_mime_type(self, mime_type: str) -> None:
-        if self._operation.produces and mime_type.lower() not in self._produced:
+        produced = self._produced_types.get(mime_type)
+        if produced is None:
+            produced = self._produced_types.remember(
+                mime_type, not self._operation.produces or mime_type.lower() in self._produced
+            )
+        if not produced:
             raise NonConformingResponseHeaders(
                 detail=f"Invalid Response Content-type ({mime_type}), "
                 f"expected {self._operation.produces}",
@@ -239,9 +250,38 @@ class LeanResponseValidationMiddleware(ResponseValidationMiddleware):  # type: i
     api_cls = LeanResponseValidationAPI
 
 
+class LeanSyncParameterDecorator(SyncParameterDecorator):  # type: ignore[misc]  # an untyped library's class
+    """Connexion's handler arguments, without asking werkzeug for uploaded files where there
+    cannot be any: files come only from a `multipart/form-data` body (which this server refuses
+    before it gets here, app/http/gate.py), and werkzeug's form parsing machinery cost a GET
+    a fiftieth of its time to find none."""
+
+    def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        arguments, has_kwargs = inspect_function_arguments(unwrap_decorators(function))
+
+        @functools.wraps(function)
+        def wrapper(request: Any) -> Any:
+            request_body = self._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)
+            kwargs = prep_kwargs(
+                request,
+                request_body=request_body,
+                files=request.files() if request.mimetype == MULTIPART else {},
+                arguments=arguments,
+                has_kwargs=has_kwargs,
+                sanitize=self.sanitize_fn,
+            )
+            return function(**kwargs)
+
+        return wrapper
+
+
 class LeanFlaskDecorator(FlaskDecorator):  # type: ignore[misc]  # an untyped library's class
     """Connexion's decorator of a handler, decorating it once (at its first request, where the
     operation's context is set) instead of on every request."""
+
+    @property
+    def _parameter_decorator_cls(self) -> type[SyncParameterDecorator]:
+        return LeanSyncParameterDecorator
 
     def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
         made: list[tuple[Any, Callable[..., Any]]] = []
@@ -282,7 +322,34 @@ class LeanFlaskASGIApp(FlaskASGIApp):  # type: ignore[misc]  # an untyped librar
         return api
 
 
+class LeanSwaggerUIMiddleware(SwaggerUIMiddleware):  # type: ignore[misc]  # an untyped library's class
+    """Connexion's Swagger UI routes; a path none of them can match goes straight on, as the
+    router would send it after trying each route of two routers and a mount (`default_fn`:
+    the same scope to the next app)."""
+
+    _prefixes: tuple[str, ...] | None = None
+
+    def prefixes(self) -> tuple[str, ...]:
+        """The static start of every path the UI's routes can match (read once they exist)."""
+        if self._prefixes is None:
+            starts = set()
+            for mount in self.router.routes:
+                for route in getattr(mount, "routes", ()):
+                    starts.add(mount.path + route.path.split("{", 1)[0])
+            self._prefixes = tuple(
+                sorted(p for p in starts if not any(p.startswith(q) for q in starts - {p}))
+            )
+        return self._prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(self.prefixes()):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 LEAN = {
+    SwaggerUIMiddleware: LeanSwaggerUIMiddleware,
     RequestValidationMiddleware: LeanRequestValidationMiddleware,
     ResponseValidationMiddleware: LeanResponseValidationMiddleware,
 }

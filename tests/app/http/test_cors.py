@@ -140,3 +140,50 @@ def test_a_page_on_another_origin_calls_the_api_from_chromium(live_server, setti
         pages.shutdown()
         pages.server_close()
     assert "status=200 id=admin rid=yes" in dom, dom
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"vary", b"Accept")],
+        [(b"content-type", b"application/json"), (b"vary", b"a"), (b"x-y", b"z"), (b"vary", b"b")],
+    ],
+)
+def test_without_an_origin_only_vary_changes_as_starlettes_cors_changes_it(headers):
+    """Cors answers a request without `Origin` itself (app/http/cors.py `_varying`); the
+    response's headers must be what Starlette's CORS would have made of them."""
+    import asyncio
+
+    from starlette.datastructures import Headers
+    from starlette.middleware.cors import CORSMiddleware
+
+    from app.http.cors import Cors, _varying
+
+    def start() -> dict:
+        return {"type": "http.response.start", "status": 200, "headers": list(headers)}
+
+    async def run() -> tuple[list, list]:
+        ours: list = []
+        theirs: list = []
+
+        async def keep_ours(message):
+            ours.append(message)
+
+        async def keep_theirs(message):
+            theirs.append(message)
+
+        cors = Cors(None, origins=("*",))
+        await _varying(keep_ours)(start())
+        await CORSMiddleware.send(cors, start(), keep_theirs, request_headers=Headers(headers={}))
+        return ours, theirs
+
+    ours, theirs = asyncio.run(run())
+    assert ours == theirs
+    assert [v for k, v in ours[0]["headers"] if k == b"vary"][0].endswith(b"Origin")
+
+
+def test_a_response_to_a_request_without_origin_varies_on_it(client):
+    response = client.get("/health")
+    assert response.headers["vary"] == "Origin"
+    assert "access-control-allow-origin" not in response.headers

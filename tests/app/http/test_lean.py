@@ -205,3 +205,48 @@ def test_a_handler_is_decorated_once_and_gets_each_requests_own_arguments(
     assert [r.status_code for r in made] == [200] * 3
     assert [r.json()["name"] for r in read] == names
     assert calls == 2  # once per operation (create, get), not once per request
+
+
+def test_swagger_ui_passes_on_what_its_routes_cannot_match_as_its_router_does(
+    started: Any,
+) -> None:
+    from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+
+    from app.http.lean import LeanSwaggerUIMiddleware
+
+    (ours,) = [m for m in started.middleware.middleware_stack if type(m) is LeanSwaggerUIMiddleware]
+    assert ours.prefixes() == ("/ui",)
+
+    def theirs(*args: Any) -> Any:  # Connexion's own __call__, on the same router and next app
+        return SwaggerUIMiddleware.__call__(ours, *args)
+
+    paths = ["/v1/deployments", "/v1/deployments/x", "/health", "/u", "/", "/openapi.json",
+             "/v1/whoami/", "/uix", "/ui", "/ui/", "/ui/index.html", "/ui/swagger-ui.css"]  # fmt: skip
+    for path in paths:
+
+        async def through(call: Any, path: str = path) -> tuple[Any, ...]:
+            seen: list[Any] = []
+            sent: list[Any] = []
+
+            async def next_app(scope: Any, receive: Any, send: Any) -> None:
+                seen.append((scope["path"], scope.get("root_path"), scope["method"]))
+
+            received: list[bool] = []
+
+            async def receive() -> dict[str, Any]:
+                if received:  # a response waiting for a disconnect waits until it is done
+                    await asyncio.Event().wait()
+                received.append(True)
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message: Any) -> None:
+                sent.append(message.get("status"))
+
+            ours.app = next_app
+            scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+                     "root_path": "", "query_string": b"", "headers": [(b"host", b"t")],
+                     "scheme": "http", "server": ("t", 80)}  # fmt: skip
+            await call(scope, receive, send)
+            return tuple(seen), tuple(sent)
+
+        assert outcome(through(ours)) == outcome(through(theirs)), path
