@@ -25,6 +25,7 @@ of Connexion's is replaced.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from functools import cache
@@ -301,17 +302,24 @@ class AlienParameterValidator(ParameterValidator):  # type: ignore[misc]  # an u
         error = best_match(errors_of(Draft4Validator, schema, value))
         return None if error is None else f"{what} is not valid: {describe(error)}"
 
+    @functools.cached_property
+    def _query_names(self) -> tuple[set[str], dict[str, str]]:
+        """The declared query parameters, and each by its Python name (built once)."""
+        declared = {p["name"] for p in self.parameters.get("query", ())}
+        return declared, {pythonic(name): name for name in declared}
+
     def validate_request(self, request: Any) -> None:
         """`?Limit=1` is not `limit`, but Connexion's pythonic names would make it the handler's
         `limit` argument, unvalidated (or log an ERROR and drop it). Such a look-alike is
         ignored, as the reference ignores every unknown parameter, with a WARNING naming what
         was meant; with `strict_query` (ALIEN_STRICT_QUERY, test mode) it is a 400."""
-        declared = {p["name"] for p in self.parameters.get("query", ())}
-        by_python_name = {pythonic(name): name for name in declared}
+        declared, by_python_name = self._query_names
         lookalikes = {}
         for key in request.query_params:
+            if key in declared:
+                continue
             meant = by_python_name.get(pythonic(key))
-            if key not in declared and meant is not None:
+            if meant is not None:
                 lookalikes[key] = meant
         for key, meant in lookalikes.items():
             message = f"Query parameter '{clip(key)}' is unknown; did you mean '{meant}'?"
