@@ -2,6 +2,10 @@
 
     py-spy record --gil -r 250 -d 10 -f raw -o get.raw -p <worker pid>   # while a load runs
     python -m bench.layers get.raw
+    python -m bench.layers --requests 6080 get.raw   # and the worker's requests in those 10 s
+
+With `--requests` (what the worker answered while py-spy sampled) each layer is also given as
+interpreter time per request: its samples / the rate (`--hz`, 250) / the requests.
 
 `--gil` samples only the thread holding the GIL: the time the worker spends in Python, which is
 what limits it. Each sample counts once, for the innermost frame that belongs to a layer (a
@@ -31,7 +35,7 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
         ("Flask", r"flask/|werkzeug/|connexion/apps/flask|connexion/decorators"
          r"|connexion/frameworks"),
         ("Flask bridge (thread hop)",
-         r"app/http/bridge\.py|a2wsgi|concurrent/futures|threading\.py"),
+         r"app/http/bridge\.py|a2wsgi|concurrent/futures|threading\.py|queue\.py"),
         ("Connexion middleware", r"connexion/"),
         ("our middleware", r"app/http/"),
         ("Starlette", r"starlette/"),
@@ -65,12 +69,17 @@ def summarise(path: Path) -> tuple[Counter[str], int]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.layers", description=__doc__.split("\n")[0])
     p.add_argument("profiles", nargs="+", type=Path, help="py-spy --format raw files")
+    p.add_argument("--requests", type=int, help="requests answered while the profile was taken")
+    p.add_argument("--hz", type=float, default=250.0, help="py-spy's sampling rate (-r)")
     args = p.parse_args(argv)
     for path in args.profiles:
         counts, total = summarise(path)
         print(f"{path.name}: {total} samples")
         for layer, n in counts.most_common():
-            print(f"  {100 * n / total:5.1f}%  {layer}")
+            per_request = ""
+            if args.requests:
+                per_request = f"  {1e6 * n / args.hz / args.requests:7.1f} us/request"
+            print(f"  {100 * n / total:5.1f}%{per_request}  {layer}")
     return 0
 
 
