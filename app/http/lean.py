@@ -251,10 +251,18 @@ class LeanResponseValidationMiddleware(ResponseValidationMiddleware):  # type: i
 
 
 class LeanSyncParameterDecorator(SyncParameterDecorator):  # type: ignore[misc]  # an untyped library's class
-    """Connexion's handler arguments, without asking werkzeug for uploaded files where there
-    cannot be any: files come only from a `multipart/form-data` body (which this server refuses
-    before it gets here, app/http/gate.py), and werkzeug's form parsing machinery cost a GET
-    a fiftieth of its time to find none."""
+    """Connexion's handler arguments, with each name's Python name remembered, and without
+    asking werkzeug for uploaded files where there cannot be any: files come only from a
+    `multipart/form-data` body (which this server refuses before it gets here,
+    app/http/gate.py), and werkzeug's form parsing machinery cost a GET a fiftieth of its time
+    to find none."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A name's Python name never changes: inflection's regexes ran for every parameter
+        # of every request. Bounded, as the names come from clients.
+        named: Callable[[str], str] = self.sanitize_fn  # type: ignore[has-type]
+        self.sanitize_fn = functools.lru_cache(maxsize=1024)(named)
 
     def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
         arguments, has_kwargs = inspect_function_arguments(unwrap_decorators(function))
