@@ -35,6 +35,7 @@ path, so it is validated by jsonschema alone.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema_rs
@@ -125,9 +126,23 @@ def compile_fast(schema: Any, *, nullable: bool, response: bool) -> Compiled | N
             schema = rest  # nothing reaches it: translating and compiling it was ~25 ms a schema
     try:
         translated = translate(schema, nullable=nullable, response=response)
-        return Compiled(jsonschema_rs.Draft4Validator(translated, validate_formats=False))
+        key = json.dumps(translated, sort_keys=True)
+        shared = _SHARED.get(key)
+        if shared is None:
+            if len(_SHARED) >= MAX_SHARED:
+                _SHARED.clear()
+            compiled = jsonschema_rs.Draft4Validator(translated, validate_formats=False)
+            shared = _SHARED[key] = Compiled(compiled)
+        return shared
     except (NoFastPath, ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError):
         return None
+
+
+#: Compiled validators by their translated schema: every app in a process (a test suite builds
+#: hundreds) shares one per distinct schema (29 on this spec), where each kept its own before,
+#: megabytes of native memory each, until the suite ran out of memory.
+_SHARED: dict[str, Compiled] = {}
+MAX_SHARED = 1024
 
 
 def _refers(schema: Any) -> bool:
