@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from app.contract import validation
 from app.factory import create_app
 from app.settings import Settings
 from harness import pg
@@ -101,6 +102,17 @@ def _validate_spec_once() -> Iterator[None]:
 def _real_clock() -> Iterator[None]:
     yield
     clock.reset()
+
+
+@pytest.fixture(autouse=True)
+def _forget_validators() -> Iterator[None]:
+    """Every app builds its validators for its own spec objects, and app/contract/validation.py
+    keeps them (with each schema's compiled jsonschema-rs validator, megabytes of native memory)
+    in a table bounded only at thousands of entries. No later test can hit an earlier test's
+    entries (new app, new schema objects), so after each test they only cost memory: kept, the
+    suite grew past 9 GB and the SQLite pass was killed."""
+    yield
+    validation._BUILT.clear()
 
 
 @pytest.fixture
