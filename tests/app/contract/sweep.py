@@ -117,16 +117,7 @@ def _put(document: Any, path: Path, value: Any) -> Any:
     if not path:
         return value
     head, rest = path[0], path[1:]
-    if isinstance(document, dict):
-        out: Any = dict(document)
-        if rest:
-            out[head] = _put(document[head], rest, value)
-        elif value is DROP:
-            del out[head]
-        else:
-            out[head] = value
-        return out
-    out = list(document)
+    out: Any = dict(document) if isinstance(document, dict) else list(document)
     if rest:
         out[head] = _put(document[head], rest, value)
     elif value is DROP:
